@@ -1,0 +1,1 @@
+"""bailian-tui core: every DashScope operation and all data handling, with no UI imports."""
