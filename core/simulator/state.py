@@ -304,7 +304,9 @@ class SimState:
             out["end_time"] = self.clock.stamp(job.ended)
         if job.usage is not None and job.status in ("SUCCEEDED", "CANCELED"):
             out["usage"] = job.usage
-        if job.code:
+        # REF-ZH's list example shows "code": "1" on a CANCELED job too, but the official CLI treats any
+        # `code` in a get response as a business error and exits 1; only failures carry one here.
+        if job.code and job.status == "FAILED":
             out["code"], out["message"] = job.code, job.message
         return out
 
@@ -371,8 +373,9 @@ class SimState:
             if not waiting:
                 return
             free_from = max((j.ended for j in ordered if j.ended is not None and j.started is not None),
-                            default=0.0)
-            start = max(waiting[0].queued or 0.0, free_from if cfg.one_training_at_a_time else 0.0)
+                            default=float("-inf"))
+            queued = waiting[0].queued if waiting[0].queued is not None else now
+            start = max(queued, free_from) if cfg.one_training_at_a_time else queued
             if start > now:
                 return
             self._start(waiting[0], start)
@@ -391,7 +394,7 @@ class SimState:
             job.usage = consumed
             job.log = [(t, line) for t, line in job.log if t <= at]
             job.log.append((at, f"{self.clock.log_stamp(at)} - INFO - finetune-job canceled"))
-            job.code, job.message = "1", "Job canceled by user"
+            job.message = "Job canceled by user"
         elif status == "SUCCEEDED" and job.plan:
             job.usage = job.plan.usage
         elif status == "FAILED" and job.plan:
@@ -432,6 +435,7 @@ class SimState:
 
     def deployable(self, model_name: str) -> str:
         """The base model of a deployable model, or an error saying why it is not deployable."""
+        self._advance()
         for job in self.jobs.values():
             if job.finetuned_output == model_name or model_name == job.job_id:
                 if job.status != "SUCCEEDED":
@@ -534,6 +538,7 @@ class SimState:
     def chat_model(self, model: str) -> tuple[str, dict[str, str]]:
         """(kind, memory) for a model that can answer: 'base' or 'tuned' with what it was trained on."""
         with self.lock:
+            self._advance()
             self._advance_deployments()
             dep = self.deployments.get(model)
             if dep is not None:

@@ -75,7 +75,7 @@ def plan_training(*, stamp, seed: str, n_train: int, n_val: int, tokens_per_epoc
     warmup = float(hp.get("warmup_ratio", 0.05))
     steps_per_epoch = max(math.ceil(n_train / batch), 1)
     total = steps_per_epoch * epochs
-    run = epochs * epoch_seconds
+    run = max(epochs * epoch_seconds, 0.001)
     dt = run / total
     plan = Plan(total_steps=total, usage=tokens_per_epoch * epochs)
     plan.tokens_per_second = plan.usage / run if run else 0.0

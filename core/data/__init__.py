@@ -1,0 +1,1 @@
+"""The dataset pipeline: readers, converters to Bailian ChatML, validation, token counts, costs."""

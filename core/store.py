@@ -1,0 +1,180 @@
+"""Local state in SQLite (WAL): uploads by content hash, the jobs we created and from what, the watch list.
+
+Every remote write is recorded here first as an intent, then completed with the result, so that a crash
+or a timeout between the two can be reconciled with what the server holds. Rows are scoped by
+``endpoint`` (the base URL) so that a simulator's ids never mix with the real service's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    id INTEGER PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    file_id TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_hash ON uploads(endpoint, sha256);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    request TEXT NOT NULL,
+    dataset TEXT,
+    state TEXT NOT NULL,          -- intent | created | failed
+    job_id TEXT,
+    error TEXT,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs(endpoint, job_id);
+CREATE TABLE IF NOT EXISTS watch (
+    endpoint TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (endpoint, job_id)
+);
+CREATE TABLE IF NOT EXISTS prefs (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    sha256: str
+    size: int
+    file_id: str
+    uploaded_at: str
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    intent_id: int
+    request: dict
+    dataset: str | None
+    state: str
+    job_id: str | None
+    error: str | None
+    recorded_at: str
+
+
+class Store:
+    def __init__(self, path: str | Path, endpoint: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.endpoint = endpoint
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, args: tuple = ()) -> int:
+        with self._lock:
+            with self._db:  # one transaction per write: all of it lands or none of it does
+                return self._db.execute(sql, args).lastrowid or 0
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- uploads ---------------------------------------------------------------------------------------
+
+    def record_upload(self, path: str | Path, sha256: str, size: int, file_id: str) -> None:
+        self._write("INSERT INTO uploads(endpoint, path, sha256, size, file_id, uploaded_at) VALUES (?,?,?,?,?,?)",
+                    (self.endpoint, str(Path(path).resolve()), sha256, size, file_id, _now()))
+
+    def uploads_of(self, sha256: str) -> list[Upload]:
+        rows = self._rows("SELECT path, sha256, size, file_id, uploaded_at FROM uploads "
+                          "WHERE endpoint=? AND sha256=? ORDER BY id DESC", (self.endpoint, sha256))
+        return [Upload(*row) for row in rows]
+
+    def upload_for_file_id(self, file_id: str) -> Upload | None:
+        rows = self._rows("SELECT path, sha256, size, file_id, uploaded_at FROM uploads "
+                          "WHERE endpoint=? AND file_id=? ORDER BY id DESC LIMIT 1", (self.endpoint, file_id))
+        return Upload(*rows[0]) if rows else None
+
+    def all_uploads(self) -> list[Upload]:
+        rows = self._rows("SELECT path, sha256, size, file_id, uploaded_at FROM uploads WHERE endpoint=? "
+                          "ORDER BY id DESC", (self.endpoint,))
+        return [Upload(*row) for row in rows]
+
+    def forget_upload(self, file_id: str) -> None:
+        self._write("DELETE FROM uploads WHERE endpoint=? AND file_id=?", (self.endpoint, file_id))
+
+    # -- jobs ------------------------------------------------------------------------------------------
+
+    def job_intent(self, request: dict, dataset: str | None) -> int:
+        return self._write("INSERT INTO jobs(endpoint, request, dataset, state, recorded_at) VALUES (?,?,?,?,?)",
+                           (self.endpoint, json.dumps(request, ensure_ascii=False), dataset, "intent", _now()))
+
+    def job_created(self, intent_id: int, job_id: str) -> None:
+        self._write("UPDATE jobs SET state='created', job_id=?, error=NULL WHERE id=?", (job_id, intent_id))
+
+    def job_failed(self, intent_id: int, error: str) -> None:
+        self._write("UPDATE jobs SET state='failed', error=? WHERE id=?", (error, intent_id))
+
+    def job_records(self) -> list[JobRecord]:
+        rows = self._rows("SELECT id, request, dataset, state, job_id, error, recorded_at FROM jobs "
+                          "WHERE endpoint=? ORDER BY id DESC", (self.endpoint,))
+        return [JobRecord(r[0], json.loads(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def dataset_of(self, job_id: str) -> str | None:
+        rows = self._rows("SELECT dataset FROM jobs WHERE endpoint=? AND job_id=? LIMIT 1", (self.endpoint, job_id))
+        return rows[0][0] if rows else None
+
+    # -- watch list ------------------------------------------------------------------------------------
+
+    def watch(self, job_id: str) -> None:
+        self._write("INSERT OR IGNORE INTO watch(endpoint, job_id, added_at) VALUES (?,?,?)",
+                    (self.endpoint, job_id, _now()))
+
+    def unwatch(self, job_id: str) -> None:
+        self._write("DELETE FROM watch WHERE endpoint=? AND job_id=?", (self.endpoint, job_id))
+
+    def watched(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT job_id FROM watch WHERE endpoint=? ORDER BY added_at",
+                                         (self.endpoint,))]
+
+    # -- preferences (last-used form values…) -----------------------------------------------------------
+
+    def set_pref(self, key: str, value: Any) -> None:
+        self._write("INSERT INTO prefs(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (key, json.dumps(value, ensure_ascii=False)))
+
+    def pref(self, key: str, default: Any = None) -> Any:
+        rows = self._rows("SELECT value FROM prefs WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def integrity_ok(self) -> bool:
+        return self._rows("PRAGMA integrity_check")[0][0] == "ok"

@@ -1,0 +1,40 @@
+"""Small text helpers shared by screens: status colours, relative times, sizes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+
+STATUS_STYLES = {
+    "PENDING": "yellow", "QUEUING": "yellow", "RUNNING": "bold cyan", "CANCELING": "magenta",
+    "SUCCEEDED": "bold green", "FAILED": "bold red", "CANCELED": "dim", "UNKNOWN": "dim",
+    "DEPLOYING": "yellow", "UPDATING": "yellow", "DELETING": "magenta", "STOPPED": "dim",
+}
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    if moment is None:
+        return "-"
+    seconds = int(((now or datetime.now()) - moment).total_seconds())
+    if seconds < 0:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def size_text(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
