@@ -134,15 +134,16 @@ class Settings:
         return float(self.values["pricing.default_per_1k_tokens"]), True
 
 
-def default_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+def default_config_path(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "bailian-tui" / "config.yaml"
 
 
 def load(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     explicit = path is not None
-    cfg_path = Path(path).expanduser() if explicit else default_config_path()
+    cfg_path = Path(path).expanduser() if explicit else default_config_path(env)
     values = {k: default for k, (_, default) in SCHEMA.items()}
     origins = {k: "default" for k in SCHEMA}
     warnings: list[str] = []

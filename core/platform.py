@@ -65,6 +65,12 @@ class JobRequest:
     hyper_parameters: dict[str, Any] = field(default_factory=dict)
     job_name: str | None = None
     model_name: str | None = None
+    name_generated: bool = False  # a name we made up is unique: no need to look for older namesakes
+
+    def ensure_name(self) -> str:
+        if not self.job_name:
+            self.job_name, self.name_generated = new_job_name(), True
+        return self.job_name
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -243,12 +249,11 @@ class Platform:
     # -- fine-tunes ------------------------------------------------------------------------------------
 
     async def create_job(self, request: JobRequest) -> Job:
-        user_named = bool(request.job_name)
-        if not user_named:
-            request.job_name = new_job_name()
+        request.ensure_name()
         body = request.body()
         # A name of our own is unique; a name the user chose may already exist, so remember those jobs.
-        before = {j.job_id for j in await self.all_jobs() if _same_job(j, body)} if user_named else set()
+        before = set() if request.name_generated else {j.job_id for j in await self.all_jobs()
+                                                        if _same_job(j, body)}
 
         async def send() -> Job:
             return Job.from_api((await self._once("POST", "/fine-tunes", "create fine-tune", _FT,

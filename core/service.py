@@ -62,6 +62,7 @@ class Service:
         return UploadResult(remote, False, digest)
 
     async def create_job(self, request: JobRequest, dataset: str | None = None) -> Job:
+        request.ensure_name()  # the intent must carry the name that identifies the job after a crash
         intent = self.store.job_intent(request.body(), dataset)
         try:
             job = await self.platform.create_job(request)
