@@ -7,6 +7,7 @@ The default template reproduces the documented sample exactly (system prompt, ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.data.errors import RecordError
 
@@ -27,7 +28,11 @@ ENGLISH = MedQATemplate(
 )
 
 
-def convert(record: dict, template: MedQATemplate = MedQATemplate()) -> dict:
+def convert(record: dict, options: Any = None) -> dict:
+    template = options if isinstance(options, MedQATemplate) else getattr(options, "template", None)
+    template = template or MedQATemplate()
+    if not isinstance(record, dict):
+        raise RecordError("the record is not an object", "each line must be a JSON object")
     for key in ("question", "options", "answer_idx"):
         if key not in record:
             raise RecordError(f"missing key '{key}'", "MedQA records need question, options and answer_idx")
@@ -42,9 +47,26 @@ def convert(record: dict, template: MedQATemplate = MedQATemplate()) -> dict:
                           "fix answer_idx to one of the option letters")
     answer = record.get("answer") or options[idx]
     option_lines = "\n".join(template.option.format(letter=k, text=v) for k, v in options.items())
-    return {"messages": [
-        {"role": "system", "content": template.system},
+    messages = [{"role": "system", "content": template.system}] if template.system else []
+    return {"messages": messages + [
         {"role": "user", "content": template.user.format(question=str(record["question"]).strip(),
                                                          options=option_lines)},
         {"role": "assistant", "content": template.answer.format(answer_idx=idx, answer=answer)},
     ]}
+
+
+def load_template(path) -> MedQATemplate:
+    """A template from YAML: any of system, user, option, answer; the rest keep their defaults."""
+    import yaml
+
+    from core.data.errors import DataFileError
+
+    try:
+        data = yaml.safe_load(open(path, encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataFileError(str(path), f"cannot be read as YAML ({exc.__class__.__name__})") from None
+    unknown = set(data) - {"system", "user", "option", "answer"}
+    if not isinstance(data, dict) or unknown:
+        raise DataFileError(str(path), f"unknown template keys: {', '.join(sorted(unknown))}",
+                            "use system, user, option and answer")
+    return MedQATemplate(**{**MedQATemplate().__dict__, **data})

@@ -1,0 +1,300 @@
+"""Whole-file validation and statistics, on every core.
+
+A JSONL file is cut into byte ranges at line boundaries; each range is checked in its own process
+(``check_record``, the token-length bound, duplicate hashes) and the results are stitched back together
+with the right line numbers. Every line is read — never a sample — and memory stays flat: a worker holds
+one line at a time, the parent holds an 8-byte hash and, for statistics, one count per record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from array import array
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import orjson
+
+from core.data import tokens
+from core.data.readers import Item, Problem, check_path, file_kind, read_items
+from core.data.validate import (ERROR, INFO, MAX_FILE_BYTES, RECOMMENDED_MIN_SAMPLES, WARNING, Finding,
+                                check_record, record_kind)
+
+CHUNK_BYTES = 8 * 1024 * 1024
+KEEP_FINDINGS = 2000  # per file; counts stay exact beyond it
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Scan:
+    """What one pass over a file found."""
+
+    path: str
+    kind: str = "sft"
+    samples: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)  # severity -> number of findings
+    too_long: list[tuple[int, int]] = field(default_factory=list)  # (line, tokens)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, line of the first copy)
+    token_counts: array = field(default_factory=lambda: array("I"))
+    roles: Counter = field(default_factory=Counter)
+    max_length: int = 8192
+
+    @property
+    def errors(self) -> int:
+        return self.counts[ERROR]
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0
+
+    def add(self, finding: Finding) -> None:
+        self.counts[finding.severity] += 1
+        if len(self.findings) < KEEP_FINDINGS:
+            self.findings.append(finding)
+
+
+@dataclass
+class _Part:
+    lines: int = 0
+    samples: int = 0
+    kind: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+    too_long: list[tuple[int, int]] = field(default_factory=list)
+    hashes: list[tuple[bytes, int]] = field(default_factory=list)
+    token_counts: array = field(default_factory=lambda: array("I"))
+    roles: Counter = field(default_factory=Counter)
+
+
+def _check_one(part: _Part, line: int, record, max_length: int, exact: bool, kind: str | None,
+               raw: bytes | None) -> None:
+    this_kind = kind or record_kind(record)
+    part.kind = part.kind or this_kind
+    part.samples += 1
+    for finding in check_record(record, line, this_kind):
+        part.counts[finding.severity] += 1
+        if len(part.findings) < KEEP_FINDINGS:
+            part.findings.append(finding)
+    if raw is not None:
+        part.hashes.append((hashlib.blake2b(raw.strip(), digest_size=8).digest(), line))
+    if isinstance(record, dict) and isinstance(record.get("messages"), list):
+        for message in record["messages"]:
+            if isinstance(message, dict):
+                part.roles[str(message.get("role"))] += 1
+    text = tokens.chatml(record)
+    if exact or tokens.byte_bound(text) > max_length:
+        n = tokens.count_text(text)
+        if exact:
+            part.token_counts.append(n)
+        if n > max_length:
+            part.too_long.append((line, n))
+
+
+def _scan_range(path: str, start: int, end: int, max_length: int, exact: bool, kind: str | None) -> _Part:
+    part = _Part()
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        position = start
+        while position < end:
+            raw = handle.readline()
+            if not raw:
+                break
+            position += len(raw)
+            part.lines += 1
+            line = part.lines  # made absolute by the parent
+            if part.lines == 1 and start == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+                _problem(part, Problem(line, "the file starts with a UTF-8 byte-order mark",
+                                       "save it as UTF-8 without BOM", "bom"), WARNING)
+            if not raw.strip():
+                _problem(part, Problem(line, "blank line", "remove blank lines: the upload check rejects them",
+                                       "blank"), ERROR)
+                continue
+            if b"\x00" in raw:
+                _problem(part, Problem(line, "NUL byte in the line", "the file is corrupt; re-export it", "nul"),
+                         ERROR)
+                continue
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                truncated = not raw.endswith(b"\n") and position >= end
+                if truncated:
+                    _problem(part, Problem(line, "the last line is cut short (truncated JSON)",
+                                           "the file was not written completely; export it again", "truncated"), ERROR)
+                else:
+                    _problem(part, Problem(line, f"invalid JSON: {str(exc).split(':')[0]}", "fix or remove this line",
+                                           "json"), ERROR)
+                continue
+            _check_one(part, line, record, max_length, exact, kind, raw)
+    return part
+
+
+def _problem(part: _Part, problem: Problem, severity: str) -> None:
+    part.counts[severity] += 1
+    if len(part.findings) < KEEP_FINDINGS:
+        part.findings.append(Finding(severity, problem.line, problem.code, problem.message, problem.hint))
+
+
+def _ranges(path: Path, size: int, chunk: int) -> list[tuple[int, int]]:
+    bounds = [0]
+    with open(path, "rb") as handle:
+        while bounds[-1] + chunk < size:
+            handle.seek(bounds[-1] + chunk)
+            handle.readline()
+            position = handle.tell()
+            if position >= size:
+                break
+            bounds.append(position)
+    bounds.append(size)
+    return list(zip(bounds, bounds[1:]))
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def validate_file(path: str | Path, *, max_length: int = 8192, exact: bool = False, kind: str | None = None,
+                  workers: int | None = None, progress: Progress | None = None,
+                  chunk: int = CHUNK_BYTES) -> Scan:
+    """Check every record of a Bailian file (JSONL, or any readable file of ChatML records)."""
+    path = check_path(path)
+    size = path.stat().st_size
+    scan = Scan(str(path), max_length=max_length)
+    if size > MAX_FILE_BYTES:
+        scan.add(Finding(ERROR, None, "too-big", f"the file is {size / 2**20:.0f} MB; the platform takes 300 MB",
+                         "split it (bailian-tui convert writes …_part1.jsonl, …_part2.jsonl)"))
+    if size == 0:
+        scan.add(Finding(ERROR, None, "empty", "the file is empty", "nothing to train on"))
+        return scan
+    if file_kind(path) == "jsonl":
+        parts = _scan_parts(path, size, max_length, exact, kind, workers or default_workers(), progress, chunk)
+    else:
+        part = _Part()
+        for item in read_items(path):
+            part.lines = item.line
+            if isinstance(item, Problem):
+                _problem(part, item, ERROR)
+            else:
+                raw = orjson.dumps(item.record, option=orjson.OPT_SORT_KEYS)
+                _check_one(part, item.line, item.record, max_length, exact, kind, raw)
+        part.lines = 0  # lines are absolute already
+        parts = [part]
+    _merge(scan, parts)
+    return scan
+
+
+def _scan_parts(path: Path, size: int, max_length: int, exact: bool, kind: str | None, workers: int,
+                progress: Progress | None, chunk: int) -> list[_Part]:
+    ranges = _ranges(path, size, chunk)
+    if workers <= 1 or len(ranges) == 1:
+        parts = []
+        for start, end in ranges:
+            parts.append(_scan_range(str(path), start, end, max_length, exact, kind))
+            if progress:
+                progress(end, size)
+        return _absolute(parts)
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context) as pool:
+        futures = [pool.submit(_scan_range, str(path), s, e, max_length, exact, kind) for s, e in ranges]
+        parts = []
+        for (_, end), future in zip(ranges, futures):
+            parts.append(future.result())
+            if progress:
+                progress(end, size)
+    return _absolute(parts)
+
+
+def _absolute(parts: list[_Part]) -> list[_Part]:
+    """Shift each part's line numbers by the lines of the parts before it."""
+    offset = 0
+    for part in parts:
+        if offset:
+            part.findings = [Finding(f.severity, (f.line or 0) + offset, f.code, f.message, f.hint)
+                             for f in part.findings]
+            part.too_long = [(line + offset, n) for line, n in part.too_long]
+            part.hashes = [(h, line + offset) for h, line in part.hashes]
+        offset += part.lines
+    return parts
+
+
+def _merge(scan: Scan, parts: list[_Part]) -> None:
+    seen: dict[bytes, int] = {}
+    for part in parts:
+        scan.samples += part.samples
+        scan.kind = part.kind or scan.kind
+        scan.counts.update(part.counts)
+        for finding in part.findings:
+            if len(scan.findings) < KEEP_FINDINGS:
+                scan.findings.append(finding)
+        scan.too_long.extend(part.too_long)
+        scan.token_counts.extend(part.token_counts)
+        scan.roles.update(part.roles)
+        for digest, line in part.hashes:
+            first = seen.setdefault(digest, line)
+            if first != line:
+                scan.duplicates.append((line, first))
+    for line, n in scan.too_long:
+        if scan.kind == "dpo":
+            scan.add(Finding(INFO, line, "too-long", f"{n} tokens > max_length {scan.max_length}",
+                             "DPO samples this long are reportedly truncated"))
+        else:
+            scan.add(Finding(WARNING, line, "too-long",
+                             f"{n} tokens > max_length {scan.max_length}: the platform drops this sample silently",
+                             "raise max_length, shorten the sample, or remove it"))
+    for line, first in scan.duplicates[:KEEP_FINDINGS]:
+        scan.add(Finding(WARNING, line, "duplicate", f"exact duplicate of line {first}", "remove the copy"))
+    if 0 < scan.samples < RECOMMENDED_MIN_SAMPLES:
+        scan.add(Finding(WARNING, None, "few-samples",
+                         f"{scan.samples} samples; the guides recommend at least {RECOMMENDED_MIN_SAMPLES}",
+                         "more data usually helps; small sets over-fit quickly"))
+    scan.findings.sort(key=lambda f: (f.line or 0))
+
+
+@dataclass(frozen=True)
+class Stats:
+    samples: int
+    total: int
+    mean: float
+    p50: int
+    p95: int
+    max: int
+    histogram: list[tuple[int, int, int]]  # (from, to, samples)
+    roles: dict[str, int]
+    duplicates: int
+    too_long: int
+    max_length: int
+
+
+def percentile(sorted_values: list[int], fraction: float) -> int:
+    if not sorted_values:
+        return 0
+    index = min(len(sorted_values) - 1, max(0, math.ceil(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def histogram(values: list[int], bins: int = 12) -> list[tuple[int, int, int]]:
+    if not values:
+        return []
+    top = max(values)
+    width = max(1, math.ceil((top + 1) / bins))
+    counts = [0] * bins
+    for value in values:
+        counts[min(value // width, bins - 1)] += 1
+    return [(i * width, (i + 1) * width - 1, c) for i, c in enumerate(counts)]
+
+
+def stats_of(scan: Scan) -> Stats:
+    values = sorted(scan.token_counts)
+    total = sum(values)
+    return Stats(samples=scan.samples, total=total, mean=total / len(values) if values else 0.0,
+                 p50=percentile(values, 0.5), p95=percentile(values, 0.95), max=values[-1] if values else 0,
+                 histogram=histogram(values), roles=dict(scan.roles), duplicates=len(scan.duplicates),
+                 too_long=len(scan.too_long), max_length=scan.max_length)
