@@ -56,11 +56,10 @@ def looks_mojibake(text: str) -> bool:
     if not MOJIBAKE.search(text):
         return False
     for codec in ("cp1252", "latin-1"):
-        try:
-            repaired = text.encode(codec).decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            continue
-        if any(ord(ch) > 0x2E80 for ch in repaired):
+        # Editors often turn the NBSP of a mangled byte into a space, so repair leniently and count.
+        repaired = text.encode(codec, errors="ignore").decode("utf-8", errors="replace")
+        cjk = sum(1 for ch in repaired if ord(ch) > 0x2E80 and ch != "\ufffd")
+        if cjk >= 2 and cjk > repaired.count("\ufffd"):
             return True
     return False
 
