@@ -95,3 +95,26 @@ def test_output_over_the_limit_is_split_at_record_boundaries(tmp_path):
         assert len(data) <= 20_000 and data.endswith(b"\n")
         total += sum(1 for line in data.splitlines() if json.loads(line))
     assert total == 100
+
+
+def test_parallel_conversion_matches_sequential_and_keeps_line_numbers(tmp_path, monkeypatch):
+    from core.data import convert
+
+    source = tmp_path / "big.jsonl"
+    base = (SHARED / "MedQA/questions/Mainland/4_options/test.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = [line for _ in range(30) for line in base]  # 3000 records
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sequential = convert_file(source, tmp_path / "seq.jsonl")
+    monkeypatch.setattr(convert, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(convert, "CHUNK_BYTES", 64 * 1024)
+    parallel = convert_file(source, tmp_path / "par.jsonl", workers=2)
+    assert (tmp_path / "par.jsonl").read_bytes() == (tmp_path / "seq.jsonl").read_bytes()
+    assert parallel.written == sequential.written == 3000
+    lines[2222] = '{"question": "Q", "options": {"A": "x"}, "answer_idx": "Z"}'
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    failed = convert_file(source, tmp_path / "bad.jsonl", workers=2)
+    assert not failed.outputs and not (tmp_path / "bad.jsonl").exists()
+    assert [f.line for f in failed.findings if f.severity == "error"] == [2223]
+    split = convert_file(source, tmp_path / "split.jsonl", workers=2, skip_bad=True, split_limit=200_000)
+    assert len(split.outputs) > 1 and split.written == 2999
+    assert sum(len(open(p, "rb").read().splitlines()) for p in split.outputs) == 2999

@@ -122,6 +122,8 @@ def test_exact_counts_match_the_tokenizer_and_stats(tmp_path):
     import dashscope
 
     tok = dashscope.get_tokenizer("qwen-turbo")
+    ours = tokens.encoding()
+    assert (ours._pat_str, ours._special_tokens) == (tok._tokenizer._pat_str, tok._tokenizer._special_tokens)
     expected = [len(tok.encode(tokens.chatml(r))) for r in records]
     assert list(scan.token_counts) == expected
     stats = stats_of(scan)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +21,12 @@ import orjson
 from core.data import converters, tokens
 from core.data.converters.chat import ChatOptions
 from core.data.errors import DataFileError, RecordError
-from core.data.readers import Item, Problem, check_path, read_items
-from core.data.validate import ERROR, MAX_FILE_BYTES, Finding, check_record
+from core.data.readers import Item, Problem, check_path, file_kind, read_items
+from core.data.scan import CHUNK_BYTES, _ranges, default_workers
+from core.data.validate import ERROR, MAX_FILE_BYTES, Finding, check_record, quick_ok
 
 DETECT_SAMPLE = 50
+PARALLEL_FROM = 16 * 1024 * 1024  # bytes: smaller files convert faster than worker processes start
 Progress = Callable[[int, int], None]  # (bytes read, total bytes)
 
 
@@ -70,6 +73,20 @@ class SplitWriter:
         temp, size = self.parts[-1]
         self.parts[-1] = (temp, size + len(line))
 
+    def write_file(self, path: str) -> None:
+        """Append a whole file of complete lines: one copy when it fits the current part, else line by line."""
+        size = os.path.getsize(path)
+        if self._handle is not None and self.parts[-1][1] + size <= self.limit:
+            self._handle.flush()
+            with open(path, "rb") as part:
+                _copy(part, self._handle, size)
+            temp, written = self.parts[-1]
+            self.parts[-1] = (temp, written + size)
+            return
+        with open(path, "rb") as part:
+            for line in part:
+                self.write(line)
+
     def final_names(self) -> list[Path]:
         if len(self.parts) <= 1:
             return [self.destination]
@@ -95,6 +112,27 @@ class SplitWriter:
             Path(temp).unlink(missing_ok=True)
 
 
+def _copy(source, target, size: int) -> None:
+    """File to file inside the kernel where it can (Linux copy_file_range), else through a buffer."""
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            done = 0
+            while done < size:
+                sent = copy_range(source.fileno(), target.fileno(), size - done)
+                if sent == 0:
+                    break
+                done += sent
+            if done == size:
+                return
+            source.seek(done)
+        except OSError:
+            if done:
+                raise
+            source.seek(0)
+    shutil.copyfileobj(source, target, 1 << 20)
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
@@ -102,10 +140,76 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+@dataclass
+class _Chunk:
+    lines: int = 0
+    read: int = 0
+    written: int = 0
+    too_long: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _convert_one(converter, options, item_line: int, source_record, raw: bytes | None, max_length: int,
+                 chunk: _Chunk, write) -> None:
+    chunk.read += 1
+    try:
+        record = converter.convert(source_record, options)
+    except RecordError as err:
+        chunk.findings.append(Finding(ERROR, item_line, "convert", err.message, err.hint))
+        return
+    line = orjson.dumps(record) + b"\n"
+    if not (converter.kind == "sft" and quick_ok(record, line)):
+        problems = check_record(record, item_line, converter.kind)
+        chunk.findings.extend(problems)
+        if any(p.severity == ERROR for p in problems):
+            return
+    if not tokens.line_bound_holds(line, max_length):
+        n = tokens.count(record)
+        if n > max_length:
+            chunk.too_long += 1
+            chunk.findings.append(Finding(
+                "warning", item_line, "too-long",
+                f"{n} tokens > max_length {max_length}: the platform drops this sample silently",
+                "raise max_length or shorten the sample"))
+    write(line)
+    chunk.written += 1
+
+
+def _convert_range(path: str, start: int, end: int, fmt: str, options, max_length: int, out: str) -> _Chunk:
+    """Convert the JSONL lines in [start, end) of ``path`` into the file ``out`` (one worker's share)."""
+    converter = converters.get(fmt)
+    chunk = _Chunk()
+    with open(path, "rb") as src, open(out, "wb", buffering=1 << 20) as dst:
+        src.seek(start)
+        position = start
+        while position < end:
+            raw = src.readline()
+            if not raw:
+                break
+            position += len(raw)
+            chunk.lines += 1
+            if chunk.lines == 1 and start == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                chunk.findings.append(Finding(ERROR, chunk.lines, "blank", "blank line", "remove blank lines"))
+                continue
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                truncated = not raw.endswith(b"\n") and position >= end
+                chunk.findings.append(Finding(
+                    ERROR, chunk.lines, "truncated" if truncated else "json",
+                    "the last line is cut short (truncated JSON)" if truncated else "invalid JSON",
+                    "export the file again" if truncated else "fix or remove this line"))
+                continue
+            _convert_one(converter, options, chunk.lines, record, raw, max_length, chunk, dst.write)
+    return chunk
+
+
 def convert_file(source: str | Path, destination: str | Path, *, format: str | None = None,
                  options: ChatOptions = ChatOptions(), max_length: int = 8192, skip_bad: bool = False,
                  progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False,
-                 split_limit: int = MAX_FILE_BYTES) -> ConvertReport:
+                 split_limit: int = MAX_FILE_BYTES, workers: int | None = None) -> ConvertReport:
     source, destination = check_path(source), Path(destination)
     if _same_file(source, destination):
         raise DataFileError(str(destination), "is the input file", "write the output somewhere else")
@@ -124,37 +228,24 @@ def convert_file(source: str | Path, destination: str | Path, *, format: str | N
     report.format, report.kind = converter.name, converter.kind
     writer = SplitWriter(destination, split_limit)
     try:
-        for index, item in enumerate(itertools.chain(head, items)):
-            if isinstance(item, Problem):
-                report.findings.append(Finding(ERROR, item.line, item.code, item.message, item.hint))
-                continue
-            report.read += 1
-            try:
-                record = converter.convert(item.record, options)
-            except RecordError as err:
-                report.findings.append(Finding(ERROR, item.line, "convert", err.message, err.hint))
-                continue
-            problems = check_record(record, item.line, converter.kind)
-            report.findings.extend(problems)
-            if any(p.severity == ERROR for p in problems):
-                continue
-            text = tokens.chatml(record)
-            if tokens.byte_bound(text) > max_length:
-                n = tokens.count_text(text)
-                if n > max_length:
-                    report.too_long += 1
-                    report.findings.append(Finding(
-                        "warning", item.line, "too-long",
-                        f"{n} tokens > max_length {max_length}: the platform drops this sample silently",
-                        "raise max_length or shorten the sample"))
-            writer.write(orjson.dumps(record) + b"\n")
-            report.written += 1
-            if index % 2048 == 0:
-                if progress:
-                    progress(min(_position(item, total), total), total)
-                if cancelled():
-                    report.cancelled = True
-                    break
+        if file_kind(source) == "jsonl" and total > PARALLEL_FROM:
+            items.close()
+            _convert_parallel(source, total, converter.name, options, max_length, writer, report, progress,
+                              cancelled, workers or default_workers(), skip_bad)
+        else:
+            chunk = _Chunk()
+            for index, item in enumerate(itertools.chain(head, items)):
+                if isinstance(item, Problem):
+                    chunk.findings.append(Finding(ERROR, item.line, item.code, item.message, item.hint))
+                    continue
+                _convert_one(converter, options, item.line, item.record, None, max_length, chunk, writer.write)
+                if index % 2048 == 0:
+                    if progress:
+                        progress(min(_position(item, total), total), total)
+                    if cancelled():
+                        report.cancelled = True
+                        break
+            _absorb(report, chunk, 0)
         errors = report.errors
         report.skipped = report.read - report.written
         if report.cancelled or (errors and not skip_bad) or report.written == 0:
@@ -170,6 +261,48 @@ def convert_file(source: str | Path, destination: str | Path, *, format: str | N
     except BaseException:
         writer.abort()
         raise
+
+
+def _absorb(report: ConvertReport, chunk: _Chunk, offset: int) -> None:
+    report.read += chunk.read
+    report.written += chunk.written
+    report.too_long += chunk.too_long
+    report.findings.extend(
+        f if not offset else Finding(f.severity, (f.line or 0) + offset, f.code, f.message, f.hint)
+        for f in chunk.findings)
+
+
+def _convert_parallel(source: Path, total: int, fmt: str, options, max_length: int, writer: SplitWriter,
+                      report: ConvertReport, progress, cancelled, workers: int, skip_bad: bool) -> None:
+    """Workers convert byte ranges into scratch files; the parent stitches them, in order, into the output."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ranges = _ranges(source, total, CHUNK_BYTES)
+    scratch = tempfile.mkdtemp(prefix=".bt-convert-", dir=writer.destination.parent)
+    try:
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(ranges))), mp_context=context) as pool:
+            outs = [os.path.join(scratch, f"{i}.jsonl") for i in range(len(ranges))]
+            futures = [pool.submit(_convert_range, str(source), s, e, fmt, options, max_length, out)
+                       for (s, e), out in zip(ranges, outs)]
+            offset = 0
+            for (_, end), future, out in zip(ranges, futures, outs):
+                chunk = future.result()
+                _absorb(report, chunk, offset)
+                offset += chunk.lines
+                if skip_bad or not report.errors:  # once an error is certain, stop copying output
+                    writer.write_file(out)
+                os.unlink(out)
+                if progress:
+                    progress(end, total)
+                if cancelled():
+                    report.cancelled = True
+                    for pending in futures:
+                        pending.cancel()
+                    break
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _position(item: Item, total: int) -> int:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from core.data.errors import DataFileError
 
 SNIFF_BYTES = 64 * 1024
@@ -129,6 +131,11 @@ def read_jsonl(path: Path) -> Iterator[Item | Problem]:
             if b"\x00" in raw:
                 yield Problem(number, "NUL byte in the line", "the file is binary or corrupt; re-export it", "nul")
                 continue
+            try:
+                yield Item(number, orjson.loads(raw), offset)
+                continue
+            except orjson.JSONDecodeError:
+                pass  # diagnose below, with the slower parser's precise message
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:

@@ -8,9 +8,9 @@ one line at a time, the parent holds an 8-byte hash and, for statistics, one cou
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
+import zlib
 from array import array
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +23,7 @@ import orjson
 from core.data import tokens
 from core.data.readers import Item, Problem, check_path, file_kind, read_items
 from core.data.validate import (ERROR, INFO, MAX_FILE_BYTES, RECOMMENDED_MIN_SAMPLES, WARNING, Finding,
-                                check_record, record_kind)
+                                check_record, quick_ok, record_kind)
 
 CHUNK_BYTES = 8 * 1024 * 1024
 KEEP_FINDINGS = 2000  # per file; counts stay exact beyond it
@@ -67,26 +67,40 @@ class _Part:
     findings: list[Finding] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     too_long: list[tuple[int, int]] = field(default_factory=list)
-    hashes: list[tuple[bytes, int]] = field(default_factory=list)
+    hashes: list[tuple[int, int]] = field(default_factory=list)
     token_counts: array = field(default_factory=lambda: array("I"))
     roles: Counter = field(default_factory=Counter)
 
 
+def line_hash(raw: bytes) -> int:
+    """64 bits from crc32 and adler32 (both C-fast); an accidental match of both is ~1 in 10^19."""
+    body = memoryview(raw)[:-1] if raw.endswith(b"\n") else raw
+    return zlib.crc32(body) | (zlib.adler32(body) << 32)
+
+
 def _check_one(part: _Part, line: int, record, max_length: int, exact: bool, kind: str | None,
                raw: bytes | None) -> None:
-    this_kind = kind or record_kind(record)
-    part.kind = part.kind or this_kind
     part.samples += 1
-    for finding in check_record(record, line, this_kind):
-        part.counts[finding.severity] += 1
-        if len(part.findings) < KEEP_FINDINGS:
-            part.findings.append(finding)
     if raw is not None:
-        part.hashes.append((hashlib.blake2b(raw.strip(), digest_size=8).digest(), line))
-    if isinstance(record, dict) and isinstance(record.get("messages"), list):
+        part.hashes.append((line_hash(raw), line))
+    clean = quick_ok(record, raw) and kind in (None, "sft")
+    if clean:
+        part.kind = part.kind or "sft"
         for message in record["messages"]:
-            if isinstance(message, dict):
-                part.roles[str(message.get("role"))] += 1
+            part.roles[message["role"]] += 1
+    else:
+        this_kind = kind or record_kind(record)
+        part.kind = part.kind or this_kind
+        for finding in check_record(record, line, this_kind):
+            part.counts[finding.severity] += 1
+            if len(part.findings) < KEEP_FINDINGS:
+                part.findings.append(finding)
+        if isinstance(record, dict) and isinstance(record.get("messages"), list):
+            for message in record["messages"]:
+                if isinstance(message, dict):
+                    part.roles[str(message.get("role"))] += 1
+    if not exact and raw is not None and tokens.line_bound_holds(raw, max_length):
+        return
     text = tokens.chatml(record)
     if exact or tokens.byte_bound(text) > max_length:
         n = tokens.count_text(text)
@@ -201,6 +215,8 @@ def _scan_parts(path: Path, size: int, max_length: int, exact: bool, kind: str |
         return _absolute(parts)
     import multiprocessing
 
+    if exact:
+        tokens.encoding()  # load once before forking: every worker shares it instead of loading its own
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
     with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context) as pool:
         futures = [pool.submit(_scan_range, str(path), s, e, max_length, exact, kind) for s, e in ranges]
@@ -226,7 +242,7 @@ def _absolute(parts: list[_Part]) -> list[_Part]:
 
 
 def _merge(scan: Scan, parts: list[_Part]) -> None:
-    seen: dict[bytes, int] = {}
+    seen: dict[int, int] = {}
     for part in parts:
         scan.samples += part.samples
         scan.kind = part.kind or scan.kind

@@ -170,3 +170,38 @@ def record_kind(record: Any) -> str:
             if isinstance(message, dict) and isinstance(message.get("content"), list):
                 return "vl"
     return "sft"
+
+
+# What can start a problem worth the full check: "<" (special tokens, <think>), the UTF-8 lead bytes of the
+# Latin-1 letters that mojibake is made of, and, in an ASCII-escaped line, any \\u escape (which may hide
+# either). Single-byte `in` tests are memchr-fast; a two-byte needle or a regex costs more than the rest.
+def quick_ok(record: Any, raw: bytes | None = None) -> bool:
+    """True only when a record is certainly clean; anything unusual goes to :func:`check_record`.
+
+    Most lines of a real file are ordinary system/user/assistant string conversations: proving that takes
+    a few dict lookups, where the full check costs several times more.
+    """
+    if type(record) is not dict or len(record) != 1:
+        return False
+    messages = record.get("messages")
+    if type(messages) is not list or not messages:
+        return False
+    if raw is None or b"<" in raw or b"\xc2" in raw or b"\xc3" in raw:
+        return False
+    if raw.isascii() and b"\\u" in raw:
+        return False
+    expected = "user"
+    for index, message in enumerate(messages):
+        if type(message) is not dict or len(message) != 2:
+            return False
+        role, content = message.get("role"), message.get("content")
+        if type(content) is not str or not content or content.isspace():
+            return False
+        if role == "system":
+            if index:
+                return False
+        elif role == expected:
+            expected = "assistant" if role == "user" else "user"
+        else:
+            return False
+    return expected == "user" and raw is not None

@@ -46,7 +46,10 @@ def convert(record: dict, options: Any = None) -> dict:
         raise RecordError(f"answer_idx '{idx}' is not among the options {', '.join(options)}",
                           "fix answer_idx to one of the option letters")
     answer = record.get("answer") or options[idx]
-    option_lines = "\n".join(template.option.format(letter=k, text=v) for k, v in options.items())
+    if template.option == "{letter}. {text}":  # the default layout, without str.format per option
+        option_lines = "\n".join([f"{k}. {v}" for k, v in options.items()])
+    else:
+        option_lines = "\n".join([template.option.format(letter=k, text=v) for k, v in options.items()])
     messages = [{"role": "system", "content": template.system}] if template.system else []
     return {"messages": messages + [
         {"role": "user", "content": template.user.format(question=str(record["question"]).strip(),
