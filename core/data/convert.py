@@ -209,7 +209,8 @@ def _convert_range(path: str, start: int, end: int, fmt: str, options, max_lengt
 def convert_file(source: str | Path, destination: str | Path, *, format: str | None = None,
                  options: ChatOptions = ChatOptions(), max_length: int = 8192, skip_bad: bool = False,
                  progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False,
-                 split_limit: int = MAX_FILE_BYTES, workers: int | None = None) -> ConvertReport:
+                 split_limit: int = MAX_FILE_BYTES, workers: int | None = None,
+                 pack_images: bool = True) -> ConvertReport:
     source, destination = check_path(source), Path(destination)
     if _same_file(source, destination):
         raise DataFileError(str(destination), "is the input file", "write the output somewhere else")
@@ -226,6 +227,9 @@ def convert_file(source: str | Path, destination: str | Path, *, format: str | N
         raise DataFileError(str(source), "no known format fits its first records",
                             f"choose one with --format ({', '.join(converters.CONVERTERS)})")
     report.format, report.kind = converter.name, converter.kind
+    if pack_images and (destination.suffix.lower() == ".zip" or converter.kind == "vl"):
+        items.close()
+        return _convert_vl(source, destination, converter, options, max_length, skip_bad)
     writer = SplitWriter(destination, split_limit)
     try:
         if file_kind(source) == "jsonl" and total > PARALLEL_FROM:
@@ -261,6 +265,32 @@ def convert_file(source: str | Path, destination: str | Path, *, format: str | N
     except BaseException:
         writer.abort()
         raise
+
+
+def _convert_vl(source: Path, destination: Path, converter, options, max_length: int,
+                skip_bad: bool) -> ConvertReport:
+    """VL data: convert to a scratch data.jsonl, then pack it with its images (found beside the source)."""
+    from core.data.converters import vl
+
+    if destination.suffix.lower() != ".zip":
+        raise DataFileError(str(destination), "image data must be packed as a .zip", "name the output something.zip")
+    scratch = Path(tempfile.mkdtemp(prefix=".bt-vl-", dir=destination.parent))
+    try:
+        report = convert_file(source, scratch / "data.jsonl", format=converter.name, options=options,
+                              max_length=max_length, skip_bad=skip_bad, pack_images=False)
+        if not report.outputs:
+            return report
+        missing = vl.pack(scratch / "data.jsonl", source.parent, destination)
+        if missing:
+            report.outputs = []
+            for name in missing[:200]:
+                report.findings.append(Finding(ERROR, None, "missing-image", f"image not found: {name}",
+                                               f"put it under {source.parent} or fix the path"))
+            return report
+        report.outputs = [str(destination)]
+        return report
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _absorb(report: ConvertReport, chunk: _Chunk, offset: int) -> None:

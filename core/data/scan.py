@@ -178,6 +178,8 @@ def validate_file(path: str | Path, *, max_length: int = 8192, exact: bool = Fal
                   chunk: int = CHUNK_BYTES) -> Scan:
     """Check every record of a Bailian file (JSONL, or any readable file of ChatML records)."""
     path = check_path(path)
+    if path.suffix.lower() == ".zip":
+        return _validate_zip(path, max_length)
     size = path.stat().st_size
     scan = Scan(str(path), max_length=max_length)
     if size > MAX_FILE_BYTES:
@@ -200,6 +202,27 @@ def validate_file(path: str | Path, *, max_length: int = 8192, exact: bool = Fal
         part.lines = 0  # lines are absolute already
         parts = [part]
     _merge(scan, parts)
+    return scan
+
+
+def _validate_zip(path: Path, max_length: int) -> Scan:
+    """A packed VL dataset: its data.jsonl like any file, plus every image it names must be in the zip."""
+    import tempfile
+    import zipfile
+
+    from core.data.converters import vl
+
+    missing, _ = vl.check_zip(path)
+    with tempfile.TemporaryDirectory() as scratch:
+        with zipfile.ZipFile(path) as archive:
+            archive.extract("data.jsonl", scratch)
+        scan = validate_file(Path(scratch) / "data.jsonl", max_length=max_length, kind="vl", workers=1)
+    scan.path = str(path)
+    for line, name in missing:
+        scan.add(Finding(ERROR, line, "missing-image", f"image {name} is not in the zip",
+                         "add it to the archive or fix the path"))
+    if path.stat().st_size > MAX_FILE_BYTES:
+        scan.add(Finding(ERROR, None, "too-big", "the zip is over 300 MB", "split the dataset"))
     return scan
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from core.data.converters import chat, dpo, medqa
+from core.data.converters import chat, dpo, medqa, vl
 
 
 @dataclass(frozen=True)
 class Converter:
     name: str
-    kind: str  # sft | dpo
+    kind: str  # sft | dpo | vl
     description: str
     detect: Callable[[dict], bool]
     convert: Callable[..., dict]
@@ -33,6 +33,8 @@ def _is_dpo(r: dict) -> bool:
 CONVERTERS: dict[str, Converter] = {c.name: c for c in (
     Converter("dpo", "dpo", "preference pairs (Bailian, ShareGPT, MedicalGPT, hh-rlhf) → DPO ChatML", _is_dpo,
               dpo.from_dpo),
+    Converter("vl", "vl", "image understanding rows (prompt, image, response) → VL ChatML in a .zip",
+              lambda r: any(k in r for k in vl.IMAGE_KEYS) and any(k in r for k in vl.RESPONSE_KEYS), vl.from_vl),
     Converter("messages", "sft", "OpenAI/ChatML messages, normalised", _has("messages"), chat.from_messages),
     Converter("medqa", "sft", "MedQA multiple choice (question, options, answer_idx)",
               _has("question", "options", "answer_idx"), medqa.convert),

@@ -55,23 +55,27 @@ def from_messages(record: dict, options: ChatOptions = ChatOptions()) -> dict:
     return _with_system(messages, options.system)
 
 
+def sharegpt_turns(turns: list, what: str = "turn") -> list[dict]:
+    """ShareGPT ``{from, value}`` (or ``{role, content}``) turns as ChatML messages."""
+    messages = []
+    for index, turn in enumerate(turns):
+        if not isinstance(turn, dict):
+            raise RecordError(f"{what} {index + 1} is not an object", "use {\"from\": …, \"value\": …}")
+        speaker = str(turn.get("from", turn.get("role", ""))).lower()
+        role = SHAREGPT_ROLES.get(speaker)
+        if role is None:
+            raise RecordError(f"{what} {index + 1} is from '{speaker}'",
+                              "Bailian ChatML has only system/user/assistant; drop tool-call records")
+        messages.append({"role": role, "content": _text(turn.get("value", turn.get("content")),
+                                                        f"{what} {index + 1} value")})
+    return messages
+
+
 def from_sharegpt(record: dict, options: ChatOptions = ChatOptions()) -> dict:
     turns = record.get("conversations")
     if not isinstance(turns, list) or not turns:
         raise RecordError("'conversations' is missing or empty", "ShareGPT records need a conversations list")
-    messages = []
-    system = record.get("system") or options.system
-    for index, turn in enumerate(turns):
-        if not isinstance(turn, dict):
-            raise RecordError(f"turn {index + 1} is not an object", "use {\"from\": …, \"value\": …}")
-        speaker = str(turn.get("from", turn.get("role", ""))).lower()
-        role = SHAREGPT_ROLES.get(speaker)
-        if role is None:
-            raise RecordError(f"turn {index + 1} is from '{speaker}'",
-                              "Bailian ChatML has only system/user/assistant; drop tool-call records")
-        messages.append({"role": role, "content": _text(turn.get("value", turn.get("content")),
-                                                        f"turn {index + 1} value")})
-    return _with_system(messages, system)
+    return _with_system(sharegpt_turns(turns), record.get("system") or options.system)
 
 
 def from_alpaca(record: dict, options: ChatOptions = ChatOptions()) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.data.converters.chat import ChatOptions, SHAREGPT_ROLES, _text
+from core.data.converters.chat import ChatOptions, _text, sharegpt_turns
 from core.data.errors import RecordError
 
 HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
@@ -16,18 +16,10 @@ def _answer(value, what: str) -> dict:
     return {"role": "assistant", "content": _text(value, what)}
 
 
-def _turns(turns: list, what: str) -> list[dict]:
-    messages = []
-    for index, turn in enumerate(turns):
-        if not isinstance(turn, dict):
-            raise RecordError(f"{what} turn {index + 1} is not an object", "use {from|role, value|content}")
-        speaker = str(turn.get("from", turn.get("role", ""))).lower()
-        role = SHAREGPT_ROLES.get(speaker)
-        if role is None:
-            raise RecordError(f"{what} turn {index + 1} is from '{speaker}'", "only system/user/assistant turns")
-        messages.append({"role": role, "content": _text(turn.get("value", turn.get("content")),
-                                                        f"{what} turn {index + 1}")})
-    return messages
+def _turns(turns, what: str) -> list[dict]:
+    if not isinstance(turns, list):
+        raise RecordError(f"'{what}' is not a list", "give the prompt turns as a list")
+    return sharegpt_turns(turns, f"{what} turn")
 
 
 def _hh(transcript: str) -> list[dict]:
