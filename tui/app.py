@@ -1,87 +1,101 @@
-"""The Textual app: thin. Screens and widgets own their handlers; this wires settings to the core."""
+"""The Textual app: thin. It owns the settings and the connection to the core; screens own the rest."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Awaitable, TypeVar
 
-from textual import on, work
-from textual.app import App, ComposeResult
+from textual import work
+from textual.app import App
 from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.reactive import reactive
 
 from core.config import Settings
 from core.errors import PlatformError
-from tui.format import ago, status_text
+from tui.commands import AppCommands
+from tui.screens.files import FilesScreen
+from tui.screens.help import HelpScreen
+from tui.screens.jobs import JobsScreen
+from tui.screens.placeholder import DatasetsScreen, DeploymentsScreen, NewJobScreen
+
+T = TypeVar("T")
 
 
 class BailianApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "bailian-tui"
+    COMMANDS = App.COMMANDS | {AppCommands}
+    MODES = {"datasets": DatasetsScreen, "files": FilesScreen, "new-job": NewJobScreen, "jobs": JobsScreen,
+             "deployments": DeploymentsScreen}
+    DEFAULT_MODE = "jobs"
+    PLACES = {  # mode: (key, title, what it is for)
+        "datasets": ("d", "Datasets", "browse local data, preview its conversion, validate, upload"),
+        "files": ("f", "Files", "remote files, quota, delete"),
+        "new-job": ("n", "New job", "hyperparameters and job creation"),
+        "jobs": ("j", "Jobs", "every job, live"),
+        "deployments": ("p", "Deployments", "deploy, scale, try, evaluate"),
+    }
     BINDINGS = [
+        *[Binding(key, f"switch_mode('{mode}')", title, id=f"go-{mode}", tooltip=help_text)
+          for mode, (key, title, help_text) in PLACES.items()],
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key that works here"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Leave bailian-tui"),
-        Binding("r", "refresh", "Refresh", id="refresh", tooltip="Fetch the job list now"),
     ]
 
-    class JobsRefreshed(Message):
-        def __init__(self, rows: list) -> None:
-            super().__init__()
-            self.rows = rows
+    connection_problem: reactive[str] = reactive("")
 
     def __init__(self, settings: Settings, open_path: Path | None = None) -> None:
         super().__init__()
         self.settings, self.open_path = settings, open_path
-        self.service = None
-        self.refresh_seconds = 3.0
+        self.current_service = None
+        self._core_ready = asyncio.Event()
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(self.settings.where(), id="connection")
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+    @property
+    def service_ready(self) -> bool:
+        return self.current_service is not None
 
     def on_mount(self) -> None:
         self.sub_title = "demo" if self.settings.demo else self.settings.region
-        table = self.query_one("#jobs", DataTable)
-        table.add_columns("job id", "model", "type", "status", "created", "dataset")
-        self._connect()
+        if self.open_path is not None:
+            self.switch_mode("datasets")
+        self._load_core()
 
-    @work(exclusive=True, group="connect", exit_on_error=False)
-    async def _connect(self) -> None:
+    @work(thread=True, group="startup", exit_on_error=False)
+    def _load_core(self) -> None:
+        # Importing the SDK takes ~0.6 s: done off the event loop so the first frame never waits for it.
+        import dashscope.v2  # noqa: F401
+
+        self.call_from_thread(self._connect)
+
+    def _connect(self) -> None:
         from core.platform import Platform
         from core.service import Service
         from core.store import Store
 
         store = Store(self.settings.state_dir / "state.db", endpoint=self.settings.base_url or "default")
-        self.service = Service(Platform.from_settings(self.settings), store)
-        self._refresh_jobs()
+        self.current_service = Service(Platform.from_settings(self.settings), store)
+        self._core_ready.set()
 
-    @work(exclusive=True, group="jobs", exit_on_error=False)
-    async def _refresh_jobs(self) -> None:
+    async def service(self):
+        await self._core_ready.wait()
+        return self.current_service
+
+    async def call(self, operation: Awaitable[T]) -> T:
+        """Run a core call and keep the connection line honest: offline while calls fail, back when one works."""
         try:
-            rows = await self.service.job_rows()
+            result = await operation
         except PlatformError as err:
-            self.query_one("#connection", Static).update(f"[b red]offline[/] {err.human()}")
-        else:
-            self.post_message(self.JobsRefreshed(rows))
-        finally:
-            self.set_timer(self.refresh_seconds, self._refresh_jobs)
+            if err.connection_lost or (err.status or 0) >= 500:
+                self.connection_problem = err.human()
+            raise
+        self.connection_problem = ""
+        return result
 
-    @on(JobsRefreshed)
-    def _show_jobs(self, message: JobsRefreshed) -> None:
-        self.query_one("#connection", Static).update(self.settings.where())
-        table = self.query_one("#jobs", DataTable)
-        table.clear()
-        for row in message.rows:
-            job = row.job
-            table.add_row(job.job_id, job.model, job.training_type, status_text(job.status.value),
-                          ago(job.created_at), Path(row.dataset).name if row.dataset else "", key=job.job_id)
-
-    def action_refresh(self) -> None:
-        if self.service is not None:
-            self._refresh_jobs()
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.screen))
 
     async def on_unmount(self) -> None:
-        if self.service is not None:
-            await self.service.platform.aclose()
-            self.service.store.close()
+        if self.current_service is not None:
+            await self.current_service.platform.aclose()
+            self.current_service.store.close()

@@ -1,0 +1,28 @@
+"""What every screen shares: the header, the connection line, the footer, and access to the core."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from tui.widgets.connection import ConnectionBar
+
+
+class BaseScreen(Screen):
+    TITLE_TEXT = ""
+
+    def compose_frame(self) -> ComposeResult:
+        yield Header()
+        yield ConnectionBar(id="connection")
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_screen_resume(self) -> None:
+        self.app.sub_title = self.TITLE_TEXT

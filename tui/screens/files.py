@@ -1,0 +1,117 @@
+"""Remote files: list (all pages, in the background), quota use, details, delete with confirmation."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from core.errors import PlatformError
+from tui.format import ago, size_text
+from tui.screens.base import BaseScreen
+from tui.screens.confirm import ConfirmScreen
+
+MAX_FILES, MAX_BYTES = 100, 5 * 1024**3  # GUIDE-OLD limits; newer docs allow more (reference §2.2)
+
+
+class FilesScreen(BaseScreen):
+    TITLE_TEXT = "Files"
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="files-refresh", tooltip="Fetch the remote file list now"),
+        Binding("delete,x", "delete", "Delete", id="files-delete", tooltip="Delete the selected remote file"),
+        Binding("c", "copy_id", "Copy id", id="files-copy", tooltip="Copy the file_id (OSC 52, works over SSH)"),
+    ]
+
+    class FilesRefreshed(Message):
+        def __init__(self, files: list) -> None:
+            super().__init__()
+            self.files = files
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, object] = {}
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="files-summary"):
+            yield Static("loading…", id="files-quota")
+        yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="files-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#files", DataTable).add_columns("name", "size", "file_id", "purpose", "uploaded")
+        self._refresh_files()
+
+    @work(exclusive=True, group="files", exit_on_error=False)
+    async def _refresh_files(self) -> None:
+        try:
+            service = await self.app.service()
+            files = await self.app.call(service.platform.all_files())
+        except PlatformError as err:
+            self.query_one("#files-quota", Static).update(f"[red]{err.human()}[/]")
+        else:
+            self.post_message(self.FilesRefreshed(files))
+
+    @on(FilesRefreshed)
+    def _show_files(self, message: FilesRefreshed) -> None:
+        self.files = {f.file_id: f for f in message.files}
+        used = sum(f.size or 0 for f in message.files)
+        self.query_one("#files-quota", Static).update(
+            f"{len(message.files)} / {MAX_FILES} files · {used / 1024**3:.2f} GB / {MAX_BYTES // 1024**3} GB used")
+        table = self.query_one("#files", DataTable)
+        table.clear()
+        for f in message.files:
+            table.add_row(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at), key=f.file_id)
+
+    @on(DataTable.RowHighlighted, "#files")
+    def _detail(self, event: DataTable.RowHighlighted) -> None:
+        f = self.files.get(event.row_key.value) if event.row_key else None
+        if f is not None:
+            local = ""
+            if self.app.service_ready:
+                upload = self.app.current_service.store.upload_for_file_id(f.file_id)
+                local = f" · local copy: {upload.path}" if upload else ""
+            self.query_one("#files-detail", Static).update(
+                f"[b]{f.name}[/] · {f.file_id} · md5 {f.md5 or '-'} · {f.description or 'no description'}{local}")
+
+    def _selected(self):
+        table = self.query_one("#files", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return self.files.get(key.value)
+
+    def action_refresh(self) -> None:
+        self._refresh_files()
+
+    def action_copy_id(self) -> None:
+        f = self._selected()
+        if f is not None:
+            self.app.copy_to_clipboard(f.file_id)
+            self.notify(f"copied {f.file_id}")
+
+    def action_delete(self) -> None:
+        f = self._selected()
+        if f is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(f)
+
+        self.app.push_screen(ConfirmScreen(f"Delete the remote file [b]{f.name}[/] ({f.file_id})?\n"
+                                           "Jobs that still reference it cannot be re-run.", "Delete"), answered)
+
+    @work(group="files-delete", exit_on_error=False)
+    async def _delete(self, f) -> None:
+        try:
+            service = await self.app.service()
+            await self.app.call(service.platform.delete_file(f.file_id))
+            service.store.forget_upload(f.file_id)
+        except PlatformError as err:
+            self.notify(err.human(), severity="error", timeout=10)
+        else:
+            self.notify(f"deleted {f.name}")
+        self._refresh_files()

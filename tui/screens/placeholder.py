@@ -1,0 +1,34 @@
+"""Screens whose content arrives with a later issue: they say so instead of pretending."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from tui.screens.base import BaseScreen
+
+
+class PlaceholderScreen(BaseScreen):
+    MESSAGE = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.MESSAGE, classes="placeholder")
+
+
+class NewJobScreen(PlaceholderScreen):
+    TITLE_TEXT = "New job"
+    MESSAGE = ("New job — not built yet.\n\nThe hyperparameter form with documented defaults and recommended values "
+               "arrives with the job-creation work (issue 5). Until then: bailian-tui convert / validate / "
+               "estimate, and the official `dashscope ft create`.")
+
+
+class DeploymentsScreen(PlaceholderScreen):
+    TITLE_TEXT = "Deployments"
+    MESSAGE = ("Deployments — not built yet.\n\nDeploy, scale, try and evaluate arrive with issue 6.")
+
+
+class DatasetsScreen(PlaceholderScreen):
+    TITLE_TEXT = "Datasets"
+    MESSAGE = ("Datasets — the browser with conversion preview is not built yet (issue 4).\n\n"
+               "Meanwhile the same pipeline runs headless: bailian-tui convert SRC DST · validate FILE · "
+               "stats FILE · estimate FILE --epochs N · batch-convert")
