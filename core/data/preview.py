@@ -1,0 +1,60 @@
+"""The browser's preview: the pipeline run on one record, so that what you see is what uploads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.data import converters, tokens
+from core.data.converters.chat import ChatOptions
+from core.data.errors import RecordError
+from core.data.readers import Item, Problem
+from core.data.validate import ERROR, Finding, check_record
+
+
+@dataclass
+class Preview:
+    line: int
+    source: Any  # the raw record, or None when the line could not be read
+    converted: dict | None = None
+    findings: list[Finding] = field(default_factory=list)
+    message_tokens: list[int] = field(default_factory=list)
+    total_tokens: int = 0
+    max_length: int = 8192
+
+    @property
+    def too_long(self) -> bool:
+        return self.total_tokens > self.max_length
+
+    @property
+    def ok(self) -> bool:
+        return self.converted is not None and not any(f.severity == ERROR for f in self.findings)
+
+
+def detect(items: list[Item | Problem]) -> converters.Converter | None:
+    return converters.detect([i.record for i in items if isinstance(i, Item)])
+
+
+def preview(item: Item | Problem, converter: converters.Converter | None, options: ChatOptions = ChatOptions(),
+            max_length: int = 8192) -> Preview:
+    if isinstance(item, Problem):
+        return Preview(item.line, None, findings=[Finding(ERROR, item.line, item.code, item.message, item.hint)],
+                       max_length=max_length)
+    result = Preview(item.line, item.record, max_length=max_length)
+    if converter is None:
+        result.findings.append(Finding(ERROR, item.line, "format", "no known format fits this file",
+                                       "pick a converter"))
+        return result
+    try:
+        result.converted = converter.convert(item.record, options)
+    except RecordError as err:
+        result.findings.append(Finding(ERROR, item.line, "convert", err.message, err.hint))
+        return result
+    result.findings.extend(check_record(result.converted, item.line, converter.kind))
+    result.message_tokens = tokens.per_message(result.converted)
+    result.total_tokens = tokens.count(result.converted)
+    if result.too_long:
+        result.findings.append(Finding("warning", item.line, "too-long",
+                                       f"{result.total_tokens} tokens > max_length {max_length}: dropped silently",
+                                       "raise max_length or shorten the sample"))
+    return result
