@@ -17,7 +17,8 @@ from tui.commands import AppCommands
 from tui.screens.files import FilesScreen
 from tui.screens.help import HelpScreen
 from tui.screens.jobs import JobsScreen
-from tui.screens.placeholder import DatasetsScreen, DeploymentsScreen, NewJobScreen
+from tui.screens.datasets import DatasetsScreen
+from tui.screens.placeholder import DeploymentsScreen, NewJobScreen
 
 T = TypeVar("T")
 
@@ -60,6 +61,15 @@ class BailianApp(App):
         if self.open_path is not None:
             self.switch_mode("datasets")
         self._load_core()
+
+    def datasets_root(self) -> Path:
+        """The browser's folder: PATH from the command line, else paths.datasets_dir, else the samples."""
+        from core.simulator.demo import datasets_root
+
+        if self.open_path is not None:
+            return self.open_path if self.open_path.is_dir() else self.open_path.parent
+        configured = self.settings.get("paths.datasets_dir")
+        return Path(configured).expanduser() if configured else datasets_root()
 
     @work(thread=True, group="startup", exit_on_error=False)
     def _load_core(self) -> None:

@@ -26,9 +26,3 @@ class DeploymentsScreen(PlaceholderScreen):
     TITLE_TEXT = "Deployments"
     MESSAGE = ("Deployments — not built yet.\n\nDeploy, scale, try and evaluate arrive with issue 6.")
 
-
-class DatasetsScreen(PlaceholderScreen):
-    TITLE_TEXT = "Datasets"
-    MESSAGE = ("Datasets — the browser with conversion preview is not built yet (issue 4).\n\n"
-               "Meanwhile the same pipeline runs headless: bailian-tui convert SRC DST · validate FILE · "
-               "stats FILE · estimate FILE --epochs N · batch-convert")

@@ -1,0 +1,381 @@
+"""The dataset browser: a folder tree, a file's records, and the selected record before and after conversion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DirectoryTree, Select, Static
+
+from core.data import converters
+from core.data.converters import medqa
+from core.data.converters.chat import ChatOptions
+from core.data.errors import DataFileError
+from core.data.index import RecordSource
+from core.data.preview import Preview, detect, preview
+from tui.format import size_text
+from tui.screens.base import BaseScreen
+from tui.screens.prompt import PromptScreen
+from tui.widgets.conversation import ConversationView, RawView
+from tui.widgets.histogram import Histogram
+from tui.widgets.records import RecordList
+
+TEMPLATES = {"zh": ("中文 (documented)", medqa.MedQATemplate()), "en": ("English", medqa.ENGLISH)}
+DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".xlsx"}
+
+
+class DataTree(DirectoryTree):
+    def filter_paths(self, paths):
+        return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in DATA_SUFFIXES)]
+
+
+class DatasetsScreen(BaseScreen):
+    TITLE_TEXT = "Datasets"
+    BINDINGS = [
+        Binding("t", "toggle_tree", "Tree", id="datasets-tree", tooltip="Show or hide the folder tree"),
+        Binding("g", "jump", "Go to", id="datasets-jump", tooltip="Jump to record N"),
+        Binding("slash", "search", "Search", id="datasets-search", tooltip="Find text in the records"),
+        Binding("f3,right_square_bracket", "search_next", "Next", id="datasets-next", tooltip="Next match"),
+        Binding("e", "filter_findings", "Findings", id="datasets-filter",
+                tooltip="Show only records with findings (again: all records)"),
+        Binding("s", "stats", "Stats", id="datasets-stats", tooltip="Token-length histogram of the converted file"),
+        Binding("c", "convert", "Convert", id="datasets-convert", tooltip="Convert and validate the whole file"),
+        Binding("u", "upload", "Upload", id="datasets-upload", tooltip="Upload the converted file (validated first)"),
+    ]
+
+    class Indexed(Message):
+        def __init__(self, source: RecordSource) -> None:
+            super().__init__()
+            self.source = source
+
+    def __init__(self, root: Path | None = None, open_file: Path | None = None) -> None:
+        super().__init__()
+        self.root = root
+        self.open_file = open_file
+        self.source: RecordSource | None = None
+        self.converter: converters.Converter | None = None
+        self.detected: converters.Converter | None = None
+        self.template = "zh"
+        self.last_search = ""
+        self.last_output: Path | None = None
+
+    # -- layout ----------------------------------------------------------------------------------------
+
+    def compose_body(self) -> ComposeResult:
+        root = self.root or self.app.datasets_root()
+        with Horizontal(id="browser"):
+            yield DataTree(root, id="tree")
+            with Vertical(id="records-pane"):
+                yield Static("Pick a file in the tree (enter).", id="file-info")
+                with Horizontal(id="converter-bar"):
+                    yield Select([("auto", "auto")] + [(name, name) for name in converters.CONVERTERS],
+                                 value="auto", allow_blank=False, id="format", prompt="format", compact=True)
+                    yield Select([(label, key) for key, (label, _) in TEMPLATES.items()], value="zh",
+                                 allow_blank=False, id="template", compact=True)
+                yield RecordList(id="records")
+                with Horizontal(id="preview"):
+                    yield RawView(id="raw")
+                    yield ConversationView(id="conversation")
+                yield Histogram(id="histogram", classes="hidden")
+
+    def on_mount(self) -> None:
+        opened = self.open_file or self.app.open_path
+        if opened is not None and opened.is_file():
+            self.open(opened)
+
+    # -- opening a file --------------------------------------------------------------------------------
+
+    @on(DirectoryTree.FileSelected)
+    def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        self.open(Path(event.path))
+
+    def open(self, path: Path) -> None:
+        if self.source is not None:
+            self.source.cancelled = True
+        try:
+            source = RecordSource(path)
+        except DataFileError as err:
+            self.notify(str(err), severity="error", timeout=8)
+            return
+        self.source = source
+        self.query_one("#histogram", Histogram).add_class("hidden")
+        self._info("indexing…")
+        self.query_one("#records", RecordList).show(source)
+        self._index(source)
+        self.set_timer(0.05, self._first_look)
+        if self.size.width < 100:
+            self.query_one("#tree").display = False
+        self.query_one("#records", RecordList).focus()
+
+    def _first_look(self) -> None:
+        """Detect the format from the first records as soon as they are indexed."""
+        source, records = self.source, self.query_one("#records", RecordList)
+        if source is None:
+            return
+        records.sync()
+        if len(source) >= 50 or source.done:
+            self.detected = detect([source.get(i) for i in range(min(50, len(source)))])
+            self._apply_format()
+        else:
+            self.set_timer(0.05, self._first_look)
+
+    @work(thread=True, exclusive=True, group="index", exit_on_error=False)
+    def _index(self, source: RecordSource) -> None:
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            import time
+
+            now = time.monotonic()
+            if now - last[0] > 0.1:
+                last[0] = now
+                self.app.call_from_thread(self._indexing, source, done, total)
+
+        source.build(progress)
+        self.app.call_from_thread(self.post_message, self.Indexed(source))
+
+    def _indexing(self, source: RecordSource, done: int, total: int) -> None:
+        if source is self.source:
+            self.query_one("#records", RecordList).sync()
+            self._info(f"indexing {done * 100 // max(total, 1)}% · {len(source):,} records so far")
+
+    @on(Indexed)
+    def _indexed(self, message: Indexed) -> None:
+        if message.source is self.source:
+            self.query_one("#records", RecordList).sync()
+            self._info()
+
+    def _info(self, state: str = "") -> None:
+        source = self.source
+        if source is None:
+            return
+        fmt = self.converter.name if self.converter else "unknown format"
+        kind = f" → {self.converter.kind}" if self.converter else ""
+        detail = state or f"{len(source):,} records"
+        self.query_one("#file-info", Static).update(
+            f"[b]{source.path.name}[/] · {source.kind} · {size_text(source.size)} · {fmt}{kind} · {detail}")
+
+    # -- format and template -------------------------------------------------------------------------
+
+    @on(Select.Changed, "#format")
+    def _format_changed(self, event: Select.Changed) -> None:
+        self._apply_format()
+
+    @on(Select.Changed, "#template")
+    def _template_changed(self, event: Select.Changed) -> None:
+        self.template = str(event.value)
+        self._refresh_preview()
+
+    def _apply_format(self) -> None:
+        choice = self.query_one("#format", Select).value
+        self.converter = self.detected if choice == "auto" else converters.get(str(choice))
+        self._info()
+        self._refresh_preview()
+
+    def options(self) -> ChatOptions:
+        return ChatOptions(template=TEMPLATES[self.template][1])
+
+    def max_length(self) -> int:
+        return int(self.app.settings.get("validation.max_length"))
+
+    # -- preview ---------------------------------------------------------------------------------------
+
+    @on(RecordList.Highlighted)
+    def _highlighted(self, message: RecordList.Highlighted) -> None:
+        self._show(message.index)
+
+    def _refresh_preview(self) -> None:
+        current = self.query_one("#records", RecordList).current
+        if current is not None:
+            self._show(current)
+
+    def _show(self, index: int) -> None:
+        if self.source is None or index >= len(self.source):
+            return
+        shown: Preview = preview(self.source.get(index), self.converter, self.options(), self.max_length())
+        self.query_one("#raw", RawView).show(shown)
+        self.query_one("#conversation", ConversationView).show(shown)
+
+    # -- navigation ------------------------------------------------------------------------------------
+
+    def action_toggle_tree(self) -> None:
+        tree = self.query_one("#tree")
+        tree.display = not tree.display
+
+    def action_jump(self) -> None:
+        if self.source is None:
+            return
+
+        def go(answer: str | None) -> None:
+            if answer and answer.strip().isdigit():
+                number = int(answer.strip())
+                if not self.query_one("#records", RecordList).select_index(number - 1):
+                    self.notify(f"there is no record {number} (yet: {len(self.source):,} indexed)",
+                                severity="warning")
+
+        self.app.push_screen(PromptScreen(f"Go to record (1–{len(self.source):,})"), go)
+
+    def action_search(self) -> None:
+        if self.source is None:
+            return
+
+        def go(answer: str | None) -> None:
+            if answer:
+                self.last_search = answer
+                self.action_search_next()
+
+        self.app.push_screen(PromptScreen("Find text", self.last_search), go)
+
+    def action_search_next(self) -> None:
+        records = self.query_one("#records", RecordList)
+        if self.source is None or not self.last_search:
+            return
+        start = (records.current or 0) + 1
+        hit = self.source.find(self.last_search, start)
+        if hit is None:
+            self.notify(f"'{self.last_search}' not found", severity="warning")
+        else:
+            records.select_index(hit)
+
+    # -- whole-file work -------------------------------------------------------------------------------
+
+    def action_filter_findings(self) -> None:
+        records = self.query_one("#records", RecordList)
+        if self.source is None:
+            return
+        if records.rows is not None:
+            records.set_filter(None)
+            self._info()
+            return
+        self._info("checking every record…")
+        self._find_flagged(self.source, self.converter, self.options(), self.max_length())
+
+    @work(thread=True, exclusive=True, group="flagged", exit_on_error=False)
+    def _find_flagged(self, source: RecordSource, converter, options, max_length: int) -> None:
+        """The records whose conversion or validation finds something (the same pipeline as the preview)."""
+        from core.data.errors import RecordError
+        from core.data.readers import Problem
+        from core.data.validate import check_record
+
+        flagged = []
+        for index in range(len(source)):
+            item = source.get(index)
+            if isinstance(item, Problem) or converter is None:
+                flagged.append(index)
+                continue
+            try:
+                record = converter.convert(item.record, options)
+            except RecordError:
+                flagged.append(index)
+                continue
+            if check_record(record, item.line, converter.kind):
+                flagged.append(index)
+                continue
+            import orjson
+
+            from core.data import tokens
+
+            line = orjson.dumps(record)
+            if not tokens.line_bound_holds(line, max_length) and tokens.count(record) > max_length:
+                flagged.append(index)
+        self.app.call_from_thread(self._flagged, source, flagged)
+
+    def _flagged(self, source: RecordSource, flagged: list[int]) -> None:
+        if source is not self.source:
+            return
+        records = self.query_one("#records", RecordList)
+        records.flagged = set(flagged)
+        if not flagged:
+            self._info()
+            self.notify("no record has findings")
+            return
+        records.set_filter(flagged)
+        self._info(f"{len(flagged):,} of {len(source):,} records have findings (e: show all)")
+
+    def action_stats(self) -> None:
+        histogram = self.query_one("#histogram", Histogram)
+        if not histogram.has_class("hidden"):
+            histogram.add_class("hidden")
+            return
+        if self.source is None or self.converter is None:
+            return
+        histogram.remove_class("hidden")
+        histogram.update("counting tokens of every converted record…")
+        self._stats(self.source, self.converter, self.options(), self.max_length())
+
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def _stats(self, source: RecordSource, converter, options, max_length: int) -> None:
+        from array import array
+
+        from core.data import tokens
+        from core.data.errors import RecordError
+        from core.data.readers import Item
+        from core.data.scan import Scan, line_hash, stats_of
+
+        import orjson
+
+        scan = Scan(str(source.path), max_length=max_length)
+        seen: set[int] = set()
+        texts: list[str] = []
+        counts = array("I")
+        for index in range(len(source)):
+            item = source.get(index)
+            if not isinstance(item, Item):
+                continue
+            try:
+                record = converter.convert(item.record, options)
+            except RecordError:
+                continue
+            scan.samples += 1
+            digest = line_hash(orjson.dumps(record))
+            if digest in seen:
+                scan.duplicates.append((item.line, 0))
+            seen.add(digest)
+            for message in record.get("messages") or []:
+                scan.roles[str(message.get("role"))] += 1
+            texts.append(tokens.chatml(record))
+            if len(texts) == 512:
+                counts.extend(tokens.count_texts(texts, threads=2))
+                texts.clear()
+        counts.extend(tokens.count_texts(texts, threads=2))
+        scan.token_counts = counts
+        scan.too_long = [(0, n) for n in counts if n > max_length]
+        self.app.call_from_thread(self.query_one("#histogram", Histogram).show, stats_of(scan))
+
+    def action_convert(self) -> None:
+        if self.source is None or self.converter is None:
+            self.notify("open a file whose format is known first", severity="warning")
+            return
+        from core.data.convert import default_output
+        from tui.screens.convert import ConvertScreen
+
+        def done(result) -> None:
+            if result is None:
+                return
+            output, line = result
+            if output:
+                self.last_output = Path(output)
+                self.query_one("#tree", DirectoryTree).reload()
+            if line and self.source is not None:
+                index = self.source.index_of_line(line)
+                if index is not None:
+                    self.query_one("#records", RecordList).select_index(index)
+
+        self.app.push_screen(ConvertScreen(self.source.path, default_output(self.source.path), self.converter,
+                                           self.options(), self.max_length()), done)
+
+    def action_upload(self) -> None:
+        from tui.screens.upload import UploadScreen
+
+        target = self.last_output
+        if target is None and self.source is not None and self.converter is not None \
+                and self.converter.name in ("messages", "dpo", "vl"):
+            target = self.source.path  # already Bailian-shaped: upload as it is
+        if target is None:
+            self.notify("convert the file first (c), or open a Bailian JSONL file", severity="warning")
+            return
+        self.app.push_screen(UploadScreen(target, self.max_length()))

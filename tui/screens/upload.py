@@ -1,0 +1,132 @@
+"""Upload a converted file: validated first (errors block, warnings ask), deduplicated by content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, ProgressBar, Static
+
+from core.data.scan import Scan, validate_file
+from core.errors import PlatformError
+
+
+class UploadScreen(ModalScreen[str | None]):
+    """States: validating → (blocked | confirm warnings) → (offer existing) → uploading → done."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="upload-close", tooltip="Close (an upload under way continues)"),
+        Binding("y", "proceed", "Upload", id="upload-yes", tooltip="Upload (despite warnings / again)"),
+        Binding("enter", "use_existing", "Use existing", id="upload-reuse", tooltip="Use the file already uploaded",
+                priority=True),
+        Binding("c", "copy", "Copy id", id="upload-copy", tooltip="Copy the file_id (OSC 52)"),
+    ]
+
+    def __init__(self, path: Path, max_length: int) -> None:
+        super().__init__()
+        self.path, self.max_length = path, max_length
+        self.state = "validating"
+        self.file_id: str | None = None
+        self.existing = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="upload"):
+            yield Static(f"[b]Upload[/] {self.path}", id="upload-title")
+            yield Static("validating every record…", id="upload-status")
+            yield ProgressBar(id="upload-progress", show_eta=True)
+            yield DataTable(id="upload-findings", cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.query_one("#upload-findings", DataTable).add_columns("line", "severity", "finding")
+        self._validate()
+
+    def _status(self, text: str) -> None:
+        self.query_one("#upload-status", Static).update(text)
+
+    @work(thread=True, exclusive=True, group="upload-validate", exit_on_error=False)
+    def _validate(self) -> None:
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(self.query_one("#upload-progress", ProgressBar).update,
+                                      total=total, progress=done)
+
+        scan = validate_file(self.path, max_length=self.max_length, progress=progress)
+        self.app.call_from_thread(self._validated, scan)
+
+    def _validated(self, scan: Scan) -> None:
+        table = self.query_one("#upload-findings", DataTable)
+        for finding in scan.findings[:2000]:
+            table.add_row(str(finding.line or ""), finding.severity, f"{finding.message} — {finding.hint}")
+        if scan.errors:
+            self.state = "blocked"
+            self._status(f"[b red]Upload blocked:[/] {scan.errors} errors in {scan.samples:,} records. "
+                         "Fix them (the browser's c converts and shows each one) and try again.")
+            return
+        warnings = scan.counts["warning"]
+        if warnings:
+            self.state = "confirm"
+            self._status(f"[yellow]{warnings} warnings[/] in {scan.samples:,} records "
+                         f"({len(scan.too_long)} longer than max_length will be dropped by the platform). "
+                         "Upload anyway? [b]y[/] uploads, escape cancels.")
+            return
+        self._check_existing()
+
+    def action_proceed(self) -> None:
+        if self.state == "confirm":
+            self._check_existing()
+        elif self.state == "existing":
+            self._upload(force=True)
+
+    @work(exclusive=True, group="upload", exit_on_error=False)
+    async def _check_existing(self) -> None:
+        self.state = "checking"
+        self._status("looking for an identical upload…")
+        service = await self.app.service()
+        try:
+            self.existing = await self.app.call(service.existing_upload(self.path))
+        except PlatformError as err:
+            self._status(f"[b red]{err.human()}[/]")
+            self.state = "failed"
+            return
+        if self.existing is not None:
+            self.state = "existing"
+            self._status(f"These exact bytes are already uploaded as [b]{self.existing.file_id}[/] "
+                         f"({self.existing.name}). [b]enter[/] uses it, [b]y[/] uploads again.")
+            return
+        self._upload(force=False)
+
+    def action_use_existing(self) -> None:
+        if self.state == "existing" and self.existing is not None:
+            self._finish(self.existing.file_id, reused=True)
+
+    @work(exclusive=True, group="upload", exit_on_error=False)
+    async def _upload(self, force: bool) -> None:
+        self.state = "uploading"
+        self._status("uploading…")
+        bar = self.query_one("#upload-progress", ProgressBar)
+        service = await self.app.service()
+        try:
+            result = await self.app.call(service.upload(
+                self.path, force=force, on_progress=lambda sent, total: bar.update(total=total, progress=sent)))
+        except PlatformError as err:
+            self.state = "failed"
+            self._status(f"[b red]{err.human()}[/]")
+            return
+        self._finish(result.file.file_id, reused=result.reused)
+
+    def _finish(self, file_id: str, reused: bool) -> None:
+        self.state, self.file_id = "done", file_id
+        how = "reusing" if reused else "uploaded as"
+        self._status(f"[b green]{how} {file_id}[/] — [b]c[/] copies it (works over SSH), escape closes.")
+        self.notify(f"{self.path.name}: {file_id}")
+
+    def action_copy(self) -> None:
+        if self.file_id:
+            self.app.copy_to_clipboard(self.file_id)
+            self.notify(f"copied {self.file_id}")
+
+    def action_close(self) -> None:
+        self.dismiss(self.file_id)
