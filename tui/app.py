@@ -57,7 +57,6 @@ class BailianApp(App):
         return self.current_service is not None
 
     def on_mount(self) -> None:
-        self.sub_title = "demo" if self.settings.demo else self.settings.region
         if self.open_path is not None:
             self.switch_mode("datasets")
         self._load_core()

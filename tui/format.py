@@ -17,10 +17,15 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-def ago(moment: datetime | None, now: datetime | None = None) -> str:
+def now() -> datetime:
+    """The app's idea of the present (the snapshot tests pin it)."""
+    return datetime.now()
+
+
+def ago(moment: datetime | None, reference: datetime | None = None) -> str:
     if moment is None:
         return "-"
-    seconds = int(((now or datetime.now()) - moment).total_seconds())
+    seconds = int(((reference or now()) - moment).total_seconds())
     if seconds < 0:
         return moment.strftime("%Y-%m-%d %H:%M")
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

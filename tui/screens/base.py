@@ -24,5 +24,8 @@ class BaseScreen(Screen):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    def on_mount(self) -> None:
+        self.app.sub_title = self.TITLE_TEXT
+
     def on_screen_resume(self) -> None:
         self.app.sub_title = self.TITLE_TEXT

@@ -18,7 +18,7 @@ from core.data.index import RecordSource
 
 class RecordList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    RecordList { height: 1fr; }
+    RecordList { height: 1fr; overflow-x: hidden; }
     """
     COMPONENT_CLASSES = {"recordlist--cursor", "recordlist--number", "recordlist--flagged"}
     BINDINGS = [
@@ -57,7 +57,7 @@ class RecordList(ScrollView, can_focus=True):
         total = self.row_count
         if total != self._known:
             self._known = total
-            self.virtual_size = Size(self.size.width, total)
+            self.virtual_size = Size(0, total)  # rows are cut to the width: no sideways scrolling
             self.refresh()
 
     @property

@@ -1,0 +1,98 @@
+"""SVG snapshots of every screen at 80×24 and 120×40, on a demo with a pinned clock.
+
+Update after a reviewed change: pytest tests/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from core import config
+from core.config import Settings
+from core.simulator import SimClock, SimServer, SimState
+from core.simulator.demo import DEMO_KEY, seed
+from tests.conftest import DATASETS
+from tui import format as tui_format
+from tui.app import BailianApp
+from tui.headless import point_at_demo
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+START = datetime(2026, 3, 2, 9, 30, 0)
+
+
+@pytest.fixture
+def pinned_demo(tmp_path, monkeypatch):
+    clock = SimClock(start=START, manual=True)
+    state = SimState(clock, api_key=DEMO_KEY)
+    seed(state)
+    server = SimServer(state).start()
+    monkeypatch.setattr(tui_format, "now", lambda: clock.at(clock.t()))
+    monkeypatch.setattr(Settings, "where",
+                        lambda self: "demo simulator · http://127.0.0.1:8765/api/v1 · key sk-…demo")
+
+    def build(path=None) -> BailianApp:
+        settings = config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "c"), "BAILIAN_TUI_STATE_DIR": str(tmp_path)})
+        point_at_demo(settings, server)
+        return BailianApp(settings, open_path=path)
+
+    yield build
+    server.stop()
+
+
+def until(predicate, timeout: float = 10.0):
+    async def run_before(pilot) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate(pilot.app):
+            assert loop.time() < deadline, "the screen never got ready"
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    return run_before
+
+
+def rows(selector: str, n: int):
+    return lambda app: app.screen.query(selector) and app.screen.query_one(selector).row_count >= n
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_jobs(snap_compare, pinned_demo, size):
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=until(rows("#jobs", 7)))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_files(snap_compare, pinned_demo, size):
+    async def go(pilot):
+        await pilot.press("f")
+        await until(rows("#files", 3))(pilot)
+
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_datasets_with_a_file_open(snap_compare, pinned_demo, size):
+    path = DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl"
+
+    def ready(app) -> bool:
+        return bool(app.screen.query("#records")) and app.screen.query_one("#records").row_count == 12 \
+            and bool(app.screen.query("#conversation .message"))
+
+    assert snap_compare(pinned_demo(path), terminal_size=size, run_before=until(ready))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_placeholders_and_help(snap_compare, pinned_demo, size):
+    async def go(pilot):
+        await until(rows("#jobs", 7))(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_new_job_placeholder(snap_compare, pinned_demo, size):
+    assert snap_compare(pinned_demo(), terminal_size=size, press=["n"])
