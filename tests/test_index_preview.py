@@ -12,7 +12,8 @@ from tests.conftest import SHARED
 def test_jsonl_index_reads_any_record_and_finds_text(tmp_path, monkeypatch):
     import core.data.index as index_mod
 
-    monkeypatch.setattr(index_mod, "CHUNK", 1000)  # many chunks, lines straddling them
+    monkeypatch.setattr(index_mod, "READ", 1000)  # many reads, lines straddling them
+    monkeypatch.setattr(index_mod, "CHUNK", 700)  # and search windows
     path = tmp_path / "x.jsonl"
     lines = [json.dumps({"i": i, "text": f"记录{i}"}, ensure_ascii=False) for i in range(500)]
     lines[250] = "{broken"

@@ -21,6 +21,7 @@ class Preview:
     message_tokens: list[int] = field(default_factory=list)
     total_tokens: int = 0
     max_length: int = 8192
+    counted: bool = True
 
     @property
     def too_long(self) -> bool:
@@ -36,7 +37,8 @@ def detect(items: list[Item | Problem]) -> converters.Converter | None:
 
 
 def preview(item: Item | Problem, converter: converters.Converter | None, options: ChatOptions = ChatOptions(),
-            max_length: int = 8192) -> Preview:
+            max_length: int = 8192, count: bool = True) -> Preview:
+    """``count=False`` leaves token counts at zero (the UI does so until the tokenizer has loaded)."""
     if isinstance(item, Problem):
         return Preview(item.line, None, findings=[Finding(ERROR, item.line, item.code, item.message, item.hint)],
                        max_length=max_length)
@@ -51,6 +53,9 @@ def preview(item: Item | Problem, converter: converters.Converter | None, option
         result.findings.append(Finding(ERROR, item.line, "convert", err.message, err.hint))
         return result
     result.findings.extend(check_record(result.converted, item.line, converter.kind))
+    if not count:
+        result.counted = False
+        return result
     result.message_tokens = tokens.per_message(result.converted)
     result.total_tokens = tokens.count(result.converted)
     if result.too_long:

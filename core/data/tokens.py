@@ -35,6 +35,11 @@ def vocabulary_file() -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "resources", "qwen.tiktoken")
 
 
+def loaded() -> bool:
+    """Whether counting is instant (the vocabulary is in memory) or would first load it (~0.3 s)."""
+    return _encoding is not None
+
+
 def encoding():
     """The Qwen BPE of ``dashscope.get_tokenizer("qwen-turbo")`` as a tiktoken Encoding, loaded once."""
     global _encoding

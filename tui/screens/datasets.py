@@ -102,6 +102,10 @@ class DatasetsScreen(BaseScreen):
             self.notify(str(err), severity="error", timeout=8)
             return
         self.source = source
+        self.index_seconds: float | None = None
+        import time
+
+        self._opened_at = time.perf_counter()
         self.query_one("#histogram", Histogram).add_class("hidden")
         self._info("indexing…")
         self.query_one("#records", RecordList).show(source)
@@ -146,6 +150,9 @@ class DatasetsScreen(BaseScreen):
     @on(Indexed)
     def _indexed(self, message: Indexed) -> None:
         if message.source is self.source:
+            import time
+
+            self.index_seconds = time.perf_counter() - self._opened_at
             self.query_one("#records", RecordList).sync()
             self._info()
 
@@ -196,7 +203,13 @@ class DatasetsScreen(BaseScreen):
     def _show(self, index: int) -> None:
         if self.source is None or index >= len(self.source):
             return
-        shown: Preview = preview(self.source.get(index), self.converter, self.options(), self.max_length())
+        from core.data import tokens
+
+        ready = tokens.loaded()
+        shown: Preview = preview(self.source.get(index), self.converter, self.options(), self.max_length(),
+                                 count=ready)
+        if not ready:  # never block a key press on loading the vocabulary: show counts when it is there
+            self.set_timer(0.2, self._refresh_preview)
         self.query_one("#raw", RawView).show(shown)
         self.query_one("#conversation", ConversationView).show(shown)
 

@@ -36,8 +36,9 @@ class ConversationView(VerticalScroll):
         blocks: list[Static] = []
         verdict = "[b green]ok[/]" if preview.ok else "[b red]will not train[/]"
         length_style = "b red" if preview.too_long else "green"
-        blocks.append(Static(f"line {preview.line} · {verdict} · [{length_style}]{preview.total_tokens} tokens[/] "
-                             f"/ max_length {preview.max_length}", classes="preview-head"))
+        counted = f"[{length_style}]{preview.total_tokens} tokens[/]" if preview.counted else "counting tokens…"
+        blocks.append(Static(f"line {preview.line} · {verdict} · {counted} / max_length {preview.max_length}",
+                             classes="preview-head"))
         for finding in preview.findings:
             hint = f" — {finding.hint}" if finding.hint else ""
             blocks.append(Static(Text.assemble((f"{finding.severity}: ", SEVERITY_STYLE[finding.severity]),
