@@ -139,3 +139,22 @@ async def test_invalid_file_upload_is_blocked(tmp_path, demo):
         await wait_for(lambda: getattr(app.screen, "state", "") == "blocked", pilot)
         assert "Upload blocked" in str(app.screen.query_one("#upload-status").render())
         assert len(demo.state.files) == files_before
+
+
+async def test_tree_describes_files_and_opens_them(tmp_path, demo):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(DATASETS / "GSM8K/train.jsonl", folder / "gsm.jsonl")
+    app = make_app(tmp_path, demo, folder)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.screen.query_one("#tree")
+        await wait_for(lambda: tree.root.children, pilot)
+        tree.focus()
+        await pilot.press("down")
+        peek = app.screen.query_one("#peek")
+        await wait_for(lambda: "30 records" in str(peek.render()), pilot)
+        assert "gsm8k → sft" in str(peek.render())
+        await pilot.press("enter")
+        records = app.screen.query_one("#records", RecordList)
+        await wait_for(lambda: records.row_count == 30, pilot)
+        assert "gsm.jsonl" in str(app.screen.query_one("#file-info").render())

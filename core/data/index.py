@@ -76,6 +76,17 @@ class RecordSource:
                 if self._offsets[-1] != self.size:  # a last line without a newline
                     self._offsets.append(self.size)
 
+    def build_head(self, lines: int) -> None:
+        """Index only the first ``lines`` lines (a quick look at a file; JSONL only)."""
+        with open(self.path, "rb") as handle:
+            position = 0
+            for _ in range(lines):
+                raw = handle.readline()
+                if not raw:
+                    break
+                position += len(raw)
+                self._offsets.append(position)
+
     # -- reading -------------------------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -68,7 +68,9 @@ class DatasetsScreen(BaseScreen):
     def compose_body(self) -> ComposeResult:
         root = self.root or self.app.datasets_root()
         with Horizontal(id="browser"):
-            yield DataTree(root, id="tree")
+            with Vertical(id="tree-pane"):
+                yield DataTree(root, id="tree")
+                yield Static("", id="peek")
             with Vertical(id="records-pane"):
                 yield Static("Pick a file in the tree (enter).", id="file-info")
                 with Horizontal(id="converter-bar"):
@@ -88,6 +90,41 @@ class DatasetsScreen(BaseScreen):
             self.open(opened)
 
     # -- opening a file --------------------------------------------------------------------------------
+
+    @on(DirectoryTree.NodeHighlighted)
+    def _peek(self, event: DirectoryTree.NodeHighlighted) -> None:
+        data = event.node.data
+        path = getattr(data, "path", None)
+        if path is not None and Path(path).is_file():
+            self.query_one("#peek", Static).update(f"{Path(path).name}: counting…")
+            self._describe(Path(path))
+        else:
+            self.query_one("#peek", Static).update("")
+
+    @work(thread=True, exclusive=True, group="peek", exit_on_error=False)
+    def _describe(self, path: Path) -> None:
+        """Format, size and record count of the highlighted file, counted off the UI thread."""
+        from core.data.readers import file_kind
+
+        try:
+            kind = file_kind(path)
+            size = path.stat().st_size
+            source = RecordSource(path)
+            if kind == "jsonl":
+                with open(path, "rb") as handle:
+                    count = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+                sample = source
+                sample.build_head(50)
+            else:
+                source.build()
+                count, sample = len(source), source
+            detected = detect([sample.get(i) for i in range(min(50, len(sample)))])
+        except (DataFileError, OSError) as err:
+            text = f"{path.name}: {err}"
+        else:
+            fmt = f"{detected.name} → {detected.kind}" if detected else "unknown format"
+            text = f"{path.name}\n{kind} · {size_text(size)} · {count:,} records · {fmt}"
+        self.app.call_from_thread(self.query_one("#peek", Static).update, text)
 
     @on(DirectoryTree.FileSelected)
     def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
@@ -112,7 +149,7 @@ class DatasetsScreen(BaseScreen):
         self._index(source)
         self.set_timer(0.05, self._first_look)
         if self.size.width < 100:
-            self.query_one("#tree").display = False
+            self.query_one("#tree-pane").display = False
         self.query_one("#records", RecordList).focus()
 
     def _first_look(self) -> None:
@@ -216,8 +253,8 @@ class DatasetsScreen(BaseScreen):
     # -- navigation ------------------------------------------------------------------------------------
 
     def action_toggle_tree(self) -> None:
-        tree = self.query_one("#tree")
-        tree.display = not tree.display
+        pane = self.query_one("#tree-pane")
+        pane.display = not pane.display
 
     def action_jump(self) -> None:
         if self.source is None:
