@@ -22,7 +22,7 @@ from core.data import converters, tokens
 from core.data.converters.chat import ChatOptions
 from core.data.errors import DataFileError, RecordError
 from core.data.readers import Item, Problem, check_path, file_kind, read_items
-from core.data.scan import CHUNK_BYTES, _ranges, default_workers
+from core.data.scan import CHUNK_BYTES, _ranges, default_workers, range_lines
 from core.data.validate import ERROR, MAX_FILE_BYTES, Finding, check_record, quick_ok
 
 DETECT_SAMPLE = 50
@@ -179,30 +179,22 @@ def _convert_range(path: str, start: int, end: int, fmt: str, options, max_lengt
     """Convert the JSONL lines in [start, end) of ``path`` into the file ``out`` (one worker's share)."""
     converter = converters.get(fmt)
     chunk = _Chunk()
-    with open(path, "rb") as src, open(out, "wb", buffering=1 << 20) as dst:
-        src.seek(start)
-        position = start
-        while position < end:
-            raw = src.readline()
-            if not raw:
-                break
-            position += len(raw)
-            chunk.lines += 1
-            if chunk.lines == 1 and start == 0 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
+    with open(out, "wb", buffering=1 << 20) as dst:
+        for line, raw, last, _ in range_lines(path, start, end):
+            chunk.lines = line
             if not raw.strip():
-                chunk.findings.append(Finding(ERROR, chunk.lines, "blank", "blank line", "remove blank lines"))
+                chunk.findings.append(Finding(ERROR, line, "blank", "blank line", "remove blank lines"))
                 continue
             try:
                 record = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                truncated = not raw.endswith(b"\n") and position >= end
+                truncated = not raw.endswith(b"\n") and last
                 chunk.findings.append(Finding(
-                    ERROR, chunk.lines, "truncated" if truncated else "json",
+                    ERROR, line, "truncated" if truncated else "json",
                     "the last line is cut short (truncated JSON)" if truncated else "invalid JSON",
                     "export the file again" if truncated else "fix or remove this line"))
                 continue
-            _convert_one(converter, options, chunk.lines, record, raw, max_length, chunk, dst.write)
+            _convert_one(converter, options, line, record, raw, max_length, chunk, dst.write)
     return chunk
 
 

@@ -110,42 +110,48 @@ def _check_one(part: _Part, line: int, record, max_length: int, exact: bool, kin
             part.too_long.append((line, n))
 
 
-def _scan_range(path: str, start: int, end: int, max_length: int, exact: bool, kind: str | None) -> _Part:
-    part = _Part()
+def range_lines(path: str, start: int, end: int):
+    """(line number within the range, raw line without a leading BOM, is-last-line, had-BOM) for [start, end)."""
     with open(path, "rb") as handle:
         handle.seek(start)
-        position = start
+        position, number = start, 0
         while position < end:
             raw = handle.readline()
             if not raw:
                 break
             position += len(raw)
-            part.lines += 1
-            line = part.lines  # made absolute by the parent
-            if part.lines == 1 and start == 0 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-                _problem(part, Problem(line, "the file starts with a UTF-8 byte-order mark",
-                                       "save it as UTF-8 without BOM", "bom"), WARNING)
-            if not raw.strip():
-                _problem(part, Problem(line, "blank line", "remove blank lines: the upload check rejects them",
-                                       "blank"), ERROR)
-                continue
-            if b"\x00" in raw:
-                _problem(part, Problem(line, "NUL byte in the line", "the file is corrupt; re-export it", "nul"),
-                         ERROR)
-                continue
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                truncated = not raw.endswith(b"\n") and position >= end
-                if truncated:
-                    _problem(part, Problem(line, "the last line is cut short (truncated JSON)",
-                                           "the file was not written completely; export it again", "truncated"), ERROR)
-                else:
-                    _problem(part, Problem(line, f"invalid JSON: {str(exc).split(':')[0]}", "fix or remove this line",
-                                           "json"), ERROR)
-                continue
-            _check_one(part, line, record, max_length, exact, kind, raw)
+            number += 1
+            bom = number == 1 and start == 0 and raw.startswith(b"\xef\xbb\xbf")
+            yield number, raw[3:] if bom else raw, position >= end, bom
+
+
+def _scan_range(path: str, start: int, end: int, max_length: int, exact: bool, kind: str | None) -> _Part:
+    part = _Part()
+    for line, raw, last, bom in range_lines(path, start, end):
+        part.lines = line  # made absolute by the parent
+        if bom:
+            _problem(part, Problem(line, "the file starts with a UTF-8 byte-order mark",
+                                   "save it as UTF-8 without BOM", "bom"), WARNING)
+        if not raw.strip():
+            _problem(part, Problem(line, "blank line", "remove blank lines: the upload check rejects them",
+                                   "blank"), ERROR)
+            continue
+        if b"\x00" in raw:
+            _problem(part, Problem(line, "NUL byte in the line", "the file is corrupt; re-export it", "nul"),
+                     ERROR)
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            truncated = not raw.endswith(b"\n") and last
+            if truncated:
+                _problem(part, Problem(line, "the last line is cut short (truncated JSON)",
+                                       "the file was not written completely; export it again", "truncated"), ERROR)
+            else:
+                _problem(part, Problem(line, f"invalid JSON: {str(exc).split(':')[0]}", "fix or remove this line",
+                                       "json"), ERROR)
+            continue
+        _check_one(part, line, record, max_length, exact, kind, raw)
     return part
 
 
