@@ -1,0 +1,138 @@
+"""Log parsing, incremental tails and the one polling scheduler, against the simulator's clock."""
+
+from __future__ import annotations
+
+from core.logparse import Metrics
+from core.monitor import LogTail, Scheduler
+from core.platform import JobRequest
+from core.records import JobStatus
+from tests.conftest import write_chatml
+
+HP = {"n_epochs": 3, "batch_size": 8, "logging_steps": 1, "eval_steps": 2}
+
+
+async def make_job(platform, tmp_path, name="a", **hp):
+    remote = await platform.upload_file(write_chatml(tmp_path / f"{name}.jsonl"))
+    return await platform.create_job(JobRequest(model="qwen3-8b", training_file_ids=[remote.file_id],
+                                                hyper_parameters={**HP, **hp}))
+
+
+def test_parser_reads_the_documented_sample_and_ignores_the_unknown():
+    metrics = Metrics()
+    for line in [
+        "{'train_runtime': 216.3999, 'train_samples_per_second': 2.066, 'train_steps_per_second': 0.014, "
+        "'train_loss': 0.9122632344563802, 'epoch': 0.8571428571428571}",
+        " Actual number of consumed tokens is 279808!",
+        " Uploaded checkpoint!",
+        "2024-10-29 17:11:25,175 - INFO - ##FT_COMPLETE##",
+        "garbage {not a dict",
+        "{'loss': 1.5, 'learning_rate': 1e-05, 'epoch': 0.5, 'step': '3/6'}",
+        "2024-10-29 17:11:25,175 - ERROR - data check failed",
+    ]:
+        metrics.feed(line)
+    assert metrics.train_loss == 0.9122632344563802 and metrics.consumed_tokens == 279808
+    assert metrics.complete and metrics.progress == 1.0
+    assert (metrics.step, metrics.total_steps, metrics.latest_loss) == (3, 6, 1.5)
+    assert metrics.errors == ["data check failed"]
+
+
+async def test_tail_fetches_only_new_lines_and_metrics_follow(platform, clock, tmp_path):
+    job = await make_job(platform, tmp_path)
+    tail = LogTail(job.job_id)
+    clock.advance(20)
+    first = await tail.fetch(platform)
+    clock.advance(15)
+    second = await tail.fetch(platform)
+    assert first and second and tail.lines == first + second
+    assert await tail.fetch(platform) == []  # nothing new, nothing re-downloaded
+    clock.advance(300)
+    await tail.fetch(platform)
+    done = await platform.get_job(job.job_id)
+    assert tail.metrics.complete and tail.metrics.consumed_tokens == done.usage
+    assert tail.metrics.loss and tail.metrics.eval_loss and tail.metrics.total_steps == 15
+    assert tail.lines == (await platform.job_logs(job.job_id, 0, 1000)).lines
+
+
+async def test_tail_copes_with_one_based_offsets(platform, clock, tmp_path, sim):
+    sim.state.config.log_offset_base = 1
+    job = await make_job(platform, tmp_path)
+    tail = LogTail(job.job_id)
+    clock.advance(20)
+    await tail.fetch(platform)
+    clock.advance(400)
+    await tail.fetch(platform)
+    sim.state.config.log_offset_base = 0
+    assert tail.lines == (await platform.job_logs(job.job_id, 0, 1000)).lines
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def run_for(scheduler, fake, sim_clock, seconds: float, step: float = 5.0) -> None:
+    end = fake.now + seconds
+    while fake.now < end:
+        wait = await scheduler.tick()
+        advance = min(max(wait, 0.0), step) if wait > 0 else 0.0
+        if advance:
+            fake.now += advance
+            sim_clock.advance(advance)
+
+
+async def test_scheduler_watches_many_jobs_within_budget(platform, clock, tmp_path, sim):
+    sim.state.config.epoch_seconds = 4.0
+    jobs = [await make_job(platform, tmp_path, name=str(i)) for i in range(4)]
+    fake, updates = FakeClock(), []
+    scheduler = Scheduler(platform, requests_per_second=2.0, clock=fake, on_update=updates.append)
+    for job in jobs:
+        scheduler.watch(job.job_id)
+    before = sim.state.requests
+    await run_for(scheduler, fake, clock, 30)
+    sent = sim.state.requests - before
+    assert sent == scheduler.requests
+    assert sent <= 2.0 * 30 + 3  # the budget, plus one poll's burst
+    statuses = {u.watched.job_id: u.watched.job.status for u in updates if u.watched.job}
+    assert JobStatus.RUNNING in statuses.values() or JobStatus.SUCCEEDED in statuses.values()
+    await run_for(scheduler, fake, clock, 120)
+    assert all(w.job.status is JobStatus.SUCCEEDED for w in scheduler.jobs.values())
+    finished = [u for u in updates if u.finished_now]
+    assert len(finished) == 4
+    idle_before = sim.state.requests
+    await run_for(scheduler, fake, clock, 60)
+    assert sim.state.requests == idle_before  # finished jobs are not polled any more
+    for watched in scheduler.jobs.values():
+        assert watched.tail.metrics.complete
+
+
+async def test_scheduler_backs_off_on_429_and_recovers(platform, clock, tmp_path, sim):
+    job = await make_job(platform, tmp_path)
+    fake, throttles = FakeClock(), []
+    scheduler = Scheduler(platform, clock=fake, on_throttle=throttles.append)
+    platform.retry.attempts = 1
+    scheduler.watch(job.job_id)
+    sim.state.config.rate_429 = 1.0
+    await run_for(scheduler, fake, clock, 30)
+    assert throttles and throttles == sorted(throttles) and max(throttles) >= 8
+    storm_requests = scheduler.requests
+    assert storm_requests < 15  # backing off, not hammering
+    sim.state.config.rate_429 = 0.0
+    await run_for(scheduler, fake, clock, 200)
+    assert scheduler.jobs[job.job_id].job.status is JobStatus.SUCCEEDED
+
+
+async def test_scheduler_survives_dropped_connections(platform, clock, tmp_path, sim):
+    job = await make_job(platform, tmp_path)
+    fake = FakeClock()
+    scheduler = Scheduler(platform, clock=fake)
+    scheduler.watch(job.job_id)
+    sim.state.config.drop_rate = 0.5
+    await run_for(scheduler, fake, clock, 300)
+    sim.state.config.drop_rate = 0.0
+    await run_for(scheduler, fake, clock, 30)
+    watched = scheduler.jobs[job.job_id]
+    assert watched.job.status is JobStatus.SUCCEEDED and watched.tail.metrics.complete
+    assert watched.tail.lines == (await platform.job_logs(job.job_id, 0, 1000)).lines
