@@ -26,9 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="show the settings in force and where each came from")
     cfg.add_argument("action", choices=["show", "validate"])
 
-    from tui import data_cli
+    from tui import data_cli, jobs_cli
 
     data_cli.add_parsers(sub)
+    jobs_cli.add_parsers(sub)
 
     # Only when no sub-command is given: a dataset folder or file to open in the browser.
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
@@ -37,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from tui import data_cli
+    from tui import data_cli, jobs_cli
 
-    commands = {"sim", "config"} | data_cli.COMMANDS
+    commands = {"sim", "config"} | data_cli.COMMANDS | jobs_cli.COMMANDS
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = _parser()
     if first is not None and first not in commands:
@@ -57,9 +58,12 @@ def main(argv: list[str] | None = None) -> int:
             return headless.serve_simulator(args)
         if args.command == "config":
             return headless.config_command(args)
-        if args.command in data_cli.COMMANDS:
+        if args.command in data_cli.COMMANDS | jobs_cli.COMMANDS:
             settings = headless.load_settings(args)
-            return data_cli.run(args, settings) if settings is not None else 2
+            if settings is None:
+                return 2
+            module = data_cli if args.command in data_cli.COMMANDS else jobs_cli
+            return module.run(args, settings)
         return _run_app(args)
     except KeyboardInterrupt:
         return 130
