@@ -60,7 +60,7 @@ def split_counts(samples: int, hp: dict, has_validation: bool) -> tuple[int, int
     if has_validation:
         return samples, 0
     split = float(hp.get("split", 0.8))
-    validation = min(int(samples * (1 - split)), int(hp.get("max_split_val_dataset_sample", 1000)))
+    validation = min(int(round(samples * (1 - split), 9)), int(hp.get("max_split_val_dataset_sample", 1000)))
     return samples - validation, validation
 
 

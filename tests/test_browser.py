@@ -65,7 +65,7 @@ async def test_findings_filter_and_convert_report_jump(tmp_path, demo):
     app = make_app(tmp_path, demo, source)
     async with app.run_test(size=(120, 40)) as pilot:
         records = app.screen.query_one("#records", RecordList)
-        await wait_for(lambda: records.row_count == 30, pilot)
+        await wait_for(lambda: records.row_count == 30 and app.screen.converter is not None, pilot)
         await pilot.press("e")
         await wait_for(lambda: records.rows == [4, 9], pilot)
         assert "will not train" in conversation_text(app)
@@ -87,7 +87,7 @@ async def test_stats_histogram(tmp_path, demo):
     app = make_app(tmp_path, demo, DATASETS / "GSM8K/train.jsonl")
     async with app.run_test(size=(120, 40)) as pilot:
         records = app.screen.query_one("#records", RecordList)
-        await wait_for(lambda: records.row_count == 30, pilot)
+        await wait_for(lambda: records.row_count == 30 and app.screen.converter is not None, pilot)
         await pilot.press("s")
         histogram = app.screen.query_one("#histogram")
         await wait_for(lambda: "30 samples" in str(histogram.render()), pilot)
@@ -101,7 +101,7 @@ async def test_convert_then_upload_dedupes_and_copies(tmp_path, demo):
     app = make_app(tmp_path, demo, source)
     async with app.run_test(size=(120, 40)) as pilot:
         records = app.screen.query_one("#records", RecordList)
-        await wait_for(lambda: records.row_count == 20, pilot)
+        await wait_for(lambda: records.row_count == 20 and app.screen.converter is not None, pilot)
         await pilot.press("c")
         await pilot.click("#convert-run")
         output = tmp_path / "data_BaiLian" / "train.jsonl"
@@ -133,7 +133,7 @@ async def test_invalid_file_upload_is_blocked(tmp_path, demo):
     app = make_app(tmp_path, demo, bad)
     async with app.run_test(size=(120, 40)) as pilot:
         records = app.screen.query_one("#records", RecordList)
-        await wait_for(lambda: records.row_count == 1, pilot)
+        await wait_for(lambda: records.row_count == 1 and app.screen.converter is not None, pilot)
         files_before = len(demo.state.files)
         await pilot.press("u")
         await wait_for(lambda: getattr(app.screen, "state", "") == "blocked", pilot)

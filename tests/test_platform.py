@@ -157,14 +157,14 @@ async def test_checkpoints_list_and_export(platform, clock, chatml):
     job = await _job(platform, chatml)
     clock.advance(500)
     checkpoints = await platform.list_checkpoints(job.job_id)
-    assert [c.step for c in checkpoints] == [5, 10, 15]
-    assert await platform.export_checkpoint(job.job_id, "checkpoint-10", "medqa-ckpt10")
+    assert [c.step for c in checkpoints] == [4, 8, 12]
+    assert await platform.export_checkpoint(job.job_id, "checkpoint-8", "medqa-ckpt10")
     exported = {c.checkpoint: c for c in await platform.list_checkpoints(job.job_id)}
-    assert exported["checkpoint-10"].status == "PROCESSING"
+    assert exported["checkpoint-8"].status == "PROCESSING"
     clock.advance(10)
     exported = {c.checkpoint: c for c in await platform.list_checkpoints(job.job_id)}
-    assert exported["checkpoint-10"].status == "SUCCEEDED"
-    assert exported["checkpoint-10"].model_name == "medqa-ckpt10"
+    assert exported["checkpoint-8"].status == "SUCCEEDED"
+    assert exported["checkpoint-8"].model_name == "medqa-ckpt10"
     deployment = await platform.create_deployment("medqa-ckpt10", 1)
     assert deployment.base_model == "qwen3-8b"
 

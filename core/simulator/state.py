@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.hyperparams import SUPPORT_MATRIX, defaults_for
+from core.jobform import split_counts
 from core.simulator.clock import SimClock
 from core.simulator.training import Plan, plan_failure, plan_training
 
@@ -416,12 +417,9 @@ class SimState:
                                            f"training_type {job.training_type} needs {wanted} data")
         samples = sum(i.samples for i in infos)
         hp = job.effective_hp
+        n_train, n_val = split_counts(samples, hp, bool(val_infos))
         if val_infos:
-            n_train, n_val = samples, sum(i.samples for i in val_infos)
-        else:
-            n_val = min(int(samples * (1 - float(hp.get("split", 0.8)))),
-                        int(hp.get("max_split_val_dataset_sample", 1000)))
-            n_train = samples - n_val
+            n_val = sum(i.samples for i in val_infos)
         batch = int(hp.get("batch_size", 16))
         if n_train <= batch:
             return plan_failure(stamp, f"training samples ({n_train}) must be more than batch_size ({batch})",

@@ -352,6 +352,7 @@ class DatasetsScreen(BaseScreen):
             histogram.add_class("hidden")
             return
         if self.source is None or self.converter is None:
+            self.notify("open a file whose format is known first", severity="warning")
             return
         histogram.remove_class("hidden")
         histogram.update("counting tokens of every converted record…")
