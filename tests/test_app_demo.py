@@ -37,7 +37,7 @@ async def test_demo_lists_jobs_over_http(demo_app):
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one("#jobs", DataTable)
         await wait_for(lambda: table.row_count >= 7, pilot)
-        statuses = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
+        statuses = {str(table.get_row_at(i)[4]) for i in range(table.row_count)}
         assert {"SUCCEEDED", "FAILED", "CANCELED", "RUNNING"} <= statuses
         assert server.state.requests > 0
 

@@ -51,6 +51,8 @@ class BailianApp(App):
         self.settings, self.open_path = settings, open_path
         self.current_service = None
         self._core_ready = asyncio.Event()
+        self.scheduler = None
+        self.job_listeners: set = set()
 
     @property
     def service_ready(self) -> bool:
@@ -86,9 +88,47 @@ class BailianApp(App):
         from core.service import Service
         from core.store import Store
 
+        from core.monitor import Scheduler
+
         store = Store(self.settings.state_dir / "state.db", endpoint=self.settings.base_url or "default")
         self.current_service = Service(Platform.from_settings(self.settings), store)
+        self.scheduler = Scheduler(self.current_service.platform,
+                                   requests_per_second=self.settings.get("polling.requests_per_second"),
+                                   on_update=self._job_polled, on_throttle=self._throttled)
+        for job_id in store.watched():  # the watch list survives restarts
+            self.scheduler.watch(job_id)
         self._core_ready.set()
+        self._run_scheduler()
+
+    @work(group="scheduler", exit_on_error=False)
+    async def _run_scheduler(self) -> None:
+        await self.scheduler.run()
+
+    def _job_polled(self, update) -> None:
+        from tui.messages import JobPolled
+
+        if update.finished_now:
+            job = update.watched.job
+            self.bell()
+            if job.status.value == "SUCCEEDED":
+                self.notify(f"{job.job_id} succeeded → {job.finetuned_output}", title="job finished", timeout=15)
+            else:
+                self.notify(f"{job.job_id} {job.status.value}: {job.message or ''}", title="job finished",
+                            severity="error" if job.status.value == "FAILED" else "warning", timeout=15)
+        self.connection_problem = update.watched.error or ""
+        for listener in list(self.job_listeners):
+            listener.post_message(JobPolled(update))
+
+    def _throttled(self, seconds: float) -> None:
+        self.connection_problem = f"throttled (429): polling paused {seconds:.0f} s"
+
+    def watch_job(self, job_id: str) -> None:
+        self.scheduler.watch(job_id)
+        self.current_service.store.watch(job_id)
+
+    def unwatch_job(self, job_id: str) -> None:
+        self.scheduler.unwatch(job_id)
+        self.current_service.store.unwatch(job_id)
 
     async def service(self):
         await self._core_ready.wait()

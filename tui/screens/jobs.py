@@ -1,23 +1,47 @@
-"""Every fine-tune job, merged with what the local store knows (which dataset it came from)."""
+"""Every fine-tune job, merged with the local store; mark jobs to watch, cancel, delete, read logs."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from core.errors import PlatformError
-from tui.format import ago, status_text
+from tui import format as fmt
+from tui.messages import JobPolled
 from tui.screens.base import BaseScreen
+from tui.screens.confirm import ConfirmScreen
+
+SORTS = ("created", "status", "model")
+
+
+def elapsed(job) -> str:
+    if job.created_at is None:
+        return "-"
+    end = job.ended_at or fmt.now()
+    seconds = int((end - job.created_at).total_seconds())
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class JobsScreen(BaseScreen):
     TITLE_TEXT = "Jobs"
-    BINDINGS = [Binding("r", "refresh", "Refresh", id="jobs-refresh", tooltip="Fetch the job list now")]
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="jobs-refresh", tooltip="Fetch the job list now"),
+        Binding("w", "toggle_watch", "Watch", id="jobs-watch", tooltip="Add or remove the job from the watch list"),
+        Binding("v", "watch_view", "Watched", id="jobs-watch-view", tooltip="See every watched job live"),
+        Binding("l,enter", "logs", "Log", id="jobs-log", tooltip="The job's full log (follow, search, save)"),
+        Binding("x", "cancel_job", "Cancel", id="jobs-cancel", tooltip="Cancel the selected job"),
+        Binding("delete", "delete_job", "Delete", id="jobs-delete", tooltip="Delete the selected finished job"),
+        Binding("o", "sort", "Sort", id="jobs-sort", tooltip="Sort by created / status / model"),
+        Binding("slash", "filter", "Filter", id="jobs-filter", tooltip="Show only jobs matching text"),
+        Binding("c", "copy_model", "Copy model", id="jobs-copy", tooltip="Copy the fine-tuned model id (OSC 52)"),
+    ]
     REFRESH_SECONDS = 5.0
 
     class JobsRefreshed(Message):
@@ -25,12 +49,28 @@ class JobsScreen(BaseScreen):
             super().__init__()
             self.rows = rows
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list = []
+        self.sort_by = "created"
+        self.text_filter = ""
+        self._timer = None
+
+    AUTO_FOCUS = "#jobs"
+
     def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="filter: id, model, status, dataset…", id="jobs-filter-input", classes="hidden")
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#jobs", DataTable).add_columns("job id", "model", "type", "status", "created", "dataset")
+        self.query_one("#jobs", DataTable).add_columns("", "job id", "model", "type", "status", "created",
+                                                       "elapsed", "progress", "loss", "dataset")
+        self.app.job_listeners.add(self)
+        self.query_one("#jobs", DataTable).focus()
         self._refresh_jobs()
+
+    def on_unmount(self) -> None:
+        self.app.job_listeners.discard(self)
 
     @work(exclusive=True, group="jobs", exit_on_error=False)
     async def _refresh_jobs(self) -> None:
@@ -42,19 +82,156 @@ class JobsScreen(BaseScreen):
         else:
             self.post_message(self.JobsRefreshed(rows))
         finally:
-            self.set_timer(self.REFRESH_SECONDS, self._refresh_jobs)
+            if self._timer is not None:  # exactly one pending refresh, however often we are asked
+                self._timer.stop()
+            self._timer = self.set_timer(self.REFRESH_SECONDS, self._refresh_jobs)
 
     @on(JobsRefreshed)
-    def _show_jobs(self, message: JobsRefreshed) -> None:
+    def _got_jobs(self, message: JobsRefreshed) -> None:
+        self.rows = message.rows
+        self._render_rows()
+
+    @on(JobPolled)
+    def _polled(self, message: JobPolled) -> None:
+        self._render_rows()
+
+    def _render_rows(self) -> None:
         table = self.query_one("#jobs", DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for row in message.rows:
-            job = row.job
-            table.add_row(job.job_id, job.model, job.training_type, status_text(job.status.value),
-                          ago(job.created_at), Path(row.dataset).name if row.dataset else "", key=job.job_id)
+        key = None
         if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        scheduler = self.app.scheduler
+        watched = scheduler.jobs if scheduler else {}
+        rows = [r for r in self.rows if self._matches(r)]
+        if self.sort_by == "status":
+            rows.sort(key=lambda r: r.job.status.value)
+        elif self.sort_by == "model":
+            rows.sort(key=lambda r: r.job.model)
+        else:
+            rows.sort(key=lambda r: r.job.created_at or datetime.min, reverse=True)
+        table.clear()
+        for row in rows:
+            job = row.job
+            live = watched.get(job.job_id)
+            if live is not None and live.job is not None:
+                job = live.job
+            metrics = live.tail.metrics if live is not None else None
+            progress = metrics.progress if metrics else None
+            if metrics and metrics.step is not None and not job.status.finished:
+                shown = f"{metrics.step}/{metrics.total_steps or '?'}"
+            else:
+                shown = f"{progress:.0%}" if progress is not None else ""
+            loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
+            table.add_row(Text("●", style="cyan") if live is not None else "", job.job_id, job.model,
+                          job.training_type, fmt.status_text(job.status.value), fmt.ago(job.created_at),
+                          elapsed(job), shown, loss, Path(row.dataset).name if row.dataset else "", key=job.job_id)
+        if key is not None and key in {r.job.job_id for r in rows}:
+            table.move_cursor(row=table.get_row_index(key))
+
+    def _matches(self, row) -> bool:
+        if not self.text_filter:
+            return True
+        haystack = " ".join([row.job.job_id, row.job.model, row.job.status.value, row.job.training_type,
+                             row.dataset or ""]).lower()
+        return self.text_filter.lower() in haystack
+
+    def selected(self):
+        table = self.query_one("#jobs", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((r.job for r in self.rows if r.job.job_id == key), None)
+
+    # -- actions ---------------------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
+        self._refresh_jobs()
+
+    def action_sort(self) -> None:
+        self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
+        self.notify(f"sorted by {self.sort_by}")
+        self._render_rows()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#jobs-filter-input", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    @on(Input.Changed, "#jobs-filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.text_filter = event.value
+        self._render_rows()
+
+    @on(Input.Submitted, "#jobs-filter-input")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.add_class("hidden")
+        self.query_one("#jobs", DataTable).focus()
+
+    def action_toggle_watch(self) -> None:
+        job = self.selected()
+        if job is None or self.app.scheduler is None:
+            return
+        if job.job_id in self.app.scheduler.jobs:
+            self.app.unwatch_job(job.job_id)
+            self.notify(f"stopped watching {job.job_id}")
+        else:
+            self.app.watch_job(job.job_id)
+            self.notify(f"watching {job.job_id} (v shows every watched job)")
+        self._render_rows()
+
+    def action_watch_view(self) -> None:
+        from tui.screens.watch import WatchScreen
+
+        self.app.push_screen(WatchScreen())
+
+    def action_logs(self) -> None:
+        job = self.selected()
+        if job is not None:
+            from tui.screens.log import LogScreen
+
+            self.app.push_screen(LogScreen(job.job_id))
+
+    def action_copy_model(self) -> None:
+        job = self.selected()
+        if job is not None and job.finetuned_output:
+            self.app.copy_to_clipboard(job.finetuned_output)
+            self.notify(f"copied {job.finetuned_output}")
+
+    def action_cancel_job(self) -> None:
+        job = self.selected()
+        if job is None:
+            return
+        if job.status.finished:
+            self.notify(f"{job.job_id} is {job.status.value}: nothing to cancel", severity="warning")
+            return
+        self.app.push_screen(ConfirmScreen(f"Cancel job [b]{job.job_id}[/] ({job.model}, {job.status.value})?\n"
+                                           "Tokens consumed so far are still billed.", "Cancel job"),
+                             lambda yes: self._act(job.job_id, "cancel") if yes else None)
+
+    def action_delete_job(self) -> None:
+        job = self.selected()
+        if job is None:
+            return
+        if not job.status.finished:
+            self.notify("a job can be deleted once it has ended; cancel it first", severity="warning")
+            return
+        self.app.push_screen(ConfirmScreen(f"Delete job [b]{job.job_id}[/] ({job.model}, {job.status.value})?\n"
+                                           "Its record and logs go; a deployed model stays.", "Delete job"),
+                             lambda yes: self._act(job.job_id, "delete") if yes else None)
+
+    @work(group="job-actions", exit_on_error=False)
+    async def _act(self, job_id: str, what: str) -> None:
+        service = await self.app.service()
+        try:
+            if what == "cancel":
+                await self.app.call(service.platform.cancel_job(job_id))
+                self.app.scheduler.poll_soon(job_id)
+            else:
+                await self.app.call(service.platform.delete_job(job_id))
+                self.app.unwatch_job(job_id)
+        except PlatformError as err:
+            self.notify(err.human(), severity="error", timeout=10)
+            return
+        self.notify(f"{what} {job_id}: done")
         self._refresh_jobs()

@@ -1,0 +1,93 @@
+"""The Jobs screen, the watch view and the log view, driven by the simulator's clock."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Log
+
+from core import config
+from core.simulator import SimClock, SimServer, SimState
+from core.simulator.demo import DEMO_KEY, seed
+from tests.test_app_demo import wait_for
+from tui.app import BailianApp
+from tui.headless import point_at_demo
+from tui.widgets.job_panel import JobPanel
+
+
+@pytest.fixture
+def manual_demo(tmp_path):
+    clock = SimClock(manual=True)
+    state = SimState(clock, api_key=DEMO_KEY)
+    seed(state)
+    server = SimServer(state).start()
+    settings = config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "c"), "BAILIAN_TUI_STATE_DIR": str(tmp_path)})
+    point_at_demo(settings, server)
+    yield BailianApp(settings), server, clock
+    server.stop()
+
+
+def row_of(table: DataTable, status: str) -> int:
+    for index in range(table.row_count):
+        if str(table.get_row_at(index)[4]) == status:
+            return index
+    raise AssertionError(f"no {status} row")
+
+
+async def test_watch_a_running_job_to_the_end(manual_demo):
+    app, server, clock = manual_demo
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#jobs", DataTable)
+        await wait_for(lambda: table.row_count == 7, pilot)
+        table.move_cursor(row=row_of(table, "RUNNING"))
+        job_id = str(table.get_row_at(table.cursor_row)[1])
+        await pilot.press("w")
+        assert job_id in app.scheduler.jobs and app.current_service.store.watched() == [job_id]
+        await pilot.press("v")
+        await wait_for(lambda: bool(app.screen.query(JobPanel)), pilot)
+        panel = app.screen.query_one(JobPanel)
+        await wait_for(lambda: panel.watched is not None and panel.watched.job is not None, pilot)
+        assert "RUNNING" in str(panel.query_one(".panel-status").render())
+        clock.advance(600)
+        app.scheduler.poll_soon(job_id)
+        await wait_for(lambda: panel.watched.job.status.value == "SUCCEEDED", pilot)
+        await pilot.pause(0.1)
+        assert "→ qwen3-8b-ft-" in str(panel.query_one(".panel-status").render())
+        assert "•" in str(panel.query_one(".panel-chart").render())
+        assert "##FT_COMPLETE##" in str(panel.query_one(".panel-log").render())
+        await pilot.press("tab", "l")
+        log = app.screen.query_one("#log", Log)
+        await wait_for(lambda: log.line_count > 10, pilot)
+        assert any("##FT_COMPLETE##" in line for line in log.lines)
+
+
+async def test_cancel_from_the_job_list(manual_demo):
+    app, server, clock = manual_demo
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#jobs", DataTable)
+        await wait_for(lambda: table.row_count == 7, pilot)
+        table.move_cursor(row=row_of(table, "QUEUING"))
+        job_id = str(table.get_row_at(table.cursor_row)[1])
+        await pilot.press("x")
+        assert "Cancel job" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("y")
+        await wait_for(lambda: server.state.jobs[job_id].status in ("CANCELING", "CANCELED"), pilot)
+        clock.advance(10)
+        await pilot.press("r")
+        await wait_for(lambda: str(table.get_row_at(table.get_row_index(job_id))[4]) == "CANCELED", pilot)
+
+
+async def test_log_view_follows_new_lines(manual_demo):
+    app, server, clock = manual_demo
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one("#jobs", DataTable)
+        await wait_for(lambda: table.row_count == 7, pilot)
+        table.move_cursor(row=row_of(table, "RUNNING"))
+        job_id = str(table.get_row_at(table.cursor_row)[1])
+        await pilot.press("w", "l")
+        log = app.screen.query_one("#log", Log)
+        await wait_for(lambda: log.line_count > 3, pilot)
+        before = log.line_count
+        clock.advance(30)
+        app.scheduler.poll_soon(job_id)
+        await wait_for(lambda: log.line_count > before, pilot)
+        assert log.lines == server.state.visible_log(server.state.jobs[job_id])[: log.line_count]

@@ -1,0 +1,15 @@
+"""Messages the app broadcasts to the screens that listen (past-tense facts)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from core.monitor import Update
+
+
+class JobPolled(Message):
+    """The scheduler polled a watched job (new status and/or new log lines)."""
+
+    def __init__(self, update: Update) -> None:
+        super().__init__()
+        self.update = update

@@ -1,0 +1,56 @@
+"""One watched job: status, progress, loss curves and the tail of its log."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import ProgressBar, Static
+
+from core.monitor import Watched
+from tui.format import status_text
+from tui.widgets.chart import render_chart
+
+
+class JobPanel(Vertical):
+    def __init__(self, job_id: str, **kwargs) -> None:
+        super().__init__(id=f"panel-{job_id}", classes="job-panel", **kwargs)
+        self.job_id = job_id
+        self.border_title = job_id
+        self.watched: Watched | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("waiting for the first poll…", classes="panel-status")
+        yield ProgressBar(total=1.0, show_eta=False, classes="panel-progress")
+        yield Static("", classes="panel-chart")
+        yield Static("", classes="panel-log")
+
+    def show(self, watched: Watched) -> None:
+        self.watched = watched
+        job, metrics = watched.job, watched.tail.metrics
+        status = Text.assemble(status_text(job.status.value) if job else Text("?"), f"  {job.model if job else ''}")
+        if metrics.step is not None:
+            status.append(f"  step {metrics.step}/{metrics.total_steps or '?'}")
+        if metrics.epoch is not None:
+            status.append(f"  epoch {metrics.epoch:g}")
+        if metrics.consumed_tokens:
+            status.append(f"  {metrics.consumed_tokens:,} tokens")
+        if job and job.finetuned_output:
+            status.append(f"\n→ {job.finetuned_output}", style="bold green")
+        if job and job.message and job.status.value == "FAILED":
+            status.append(f"\n{job.message}", style="red")
+        if metrics.eval_loss_rising:
+            status.append("\nvalidation loss rising: over-fitting? (x cancels)", style="bold yellow")
+        if watched.error:
+            status.append(f"\n{watched.error}", style="red")
+        self.query_one(".panel-status", Static).update(status)
+        self.query_one(".panel-progress", ProgressBar).update(progress=metrics.progress or 0.0)
+        chart = self.query_one(".panel-chart", Static)
+        width = max(chart.size.width or self.size.width - 2, 20)
+        height = max(min((chart.size.height or 8) - 2, 10), 3)
+        chart.update(render_chart([("loss", metrics.loss, "•", "cyan"), ("eval", metrics.eval_loss, "×", "magenta")],
+                                  width, height))
+        log = self.query_one(".panel-log", Static)
+        lines = max(log.size.height, 3)
+        log.update(Text("\n".join(line[-(max(log.size.width, 40)):] for line in watched.tail.lines[-lines:]),
+                        style="dim"))
