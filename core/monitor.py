@@ -63,7 +63,6 @@ class Watched:
     tail: LogTail | None = None
     due: float = 0.0
     error: str | None = None
-    finished_seen: bool = False
 
     def __post_init__(self) -> None:
         self.tail = self.tail or LogTail(self.job_id)
@@ -155,8 +154,8 @@ class Scheduler:
         new_lines: list[str] = []
         if job.status not in (JobStatus.PENDING,) or watched.tail.offset == 0:
             new_lines = await watched.tail.fetch(self.platform, self._spend)
-        finished_now = job.status.finished and not watched.finished_seen
-        watched.finished_seen = job.status.finished
+        # "Finished now" means we saw it end: a job that was already over at its first poll rings no bell.
+        finished_now = job.status.finished and previous is not None and not previous.finished
         watched.due = float("inf") if job.status.finished else self.clock() + INTERVALS.get(job.status, 10.0)
         self.on_update(Update(watched, new_lines, previous != job.status, finished_now))
 

@@ -87,8 +87,10 @@ def plan_training(*, stamp, seed: str, n_train: int, n_val: int, tokens_per_epoc
     floor, start = 0.35 + rng.random() * 0.3, 1.6 + rng.random() * 0.8
     losses: list[float] = []
     save_steps = int(hp.get("save_steps", 50)) if hp.get("save_strategy") == "steps" else steps_per_epoch
+    end = PREP_SECONDS + run
     for step in range(1, total + 1):
         at = PREP_SECONDS + step * dt
+        after = (lambda fraction: min(at + dt * fraction, end))  # the last step's lines stay before the summary
         progress = step / total
         epoch = round(step / steps_per_epoch, 4)
         loss = floor + (start - floor) * math.exp(-4 * progress) + rng.gauss(0, 0.03)
@@ -103,13 +105,12 @@ def plan_training(*, stamp, seed: str, n_train: int, n_val: int, tokens_per_epoc
             over = max(epoch - 2.0, 0.0) * 0.08
             eval_loss = floor + 0.08 + (start - floor) * math.exp(-3.5 * progress) + over
             acc = min(0.97, 0.45 + 0.45 * (1 - math.exp(-3 * progress)) - over / 2)
-            lines.append((at + dt * 0.1, "{" + f"'eval_loss': {_num(eval_loss)}, 'eval_token_accuracy': "
+            lines.append((after(0.1), "{" + f"'eval_loss': {_num(eval_loss)}, 'eval_token_accuracy': "
                                          f"{_num(acc)}, 'epoch': {epoch}, 'step': {step}, "
                                          f"'total_steps': {total}" + "}"))
         if step % save_steps == 0 or step == total:
-            plan.checkpoints.append((at + dt * 0.2, step))
-            lines.append((at + dt * 0.2, f"{stamp(at + dt * 0.2)} - INFO - saving checkpoint-{step}"))
-    end = PREP_SECONDS + run
+            plan.checkpoints.append((after(0.2), step))
+            lines.append((after(0.2), f"{stamp(after(0.2))} - INFO - saving checkpoint-{step}"))
     mean_loss = sum(losses) / len(losses)
     summary = (f"{{'train_runtime': {run:.4f}, 'train_samples_per_second': {n_train * epochs / run:.3f}, "
                f"'train_steps_per_second': {total / run:.3f}, 'train_loss': {mean_loss}, 'epoch': {float(epochs)}}}")

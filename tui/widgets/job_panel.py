@@ -52,5 +52,6 @@ class JobPanel(Vertical):
                                   width, height))
         log = self.query_one(".panel-log", Static)
         lines = max(log.size.height, 3)
-        log.update(Text("\n".join(line[-(max(log.size.width, 40)):] for line in watched.tail.lines[-lines:]),
-                        style="dim"))
+        width = max(log.size.width, 40)
+        log.update(Text("\n".join(line if len(line) <= width else line[: width - 1] + "…"
+                                  for line in watched.tail.lines[-lines:]), style="dim"))
