@@ -153,3 +153,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "LoRA": {"n_epochs": 3, "learning_rate": 1e-4, "lora_rank": 64, "lora_alpha": 32, "lora_dropout": 0.1,
              "target_modules": "ALL", "max_length": 8192},
 }
+
+
+def recommended_for(training_type: str, model: str = "", samples: int | None = None) -> dict[str, Any]:
+    """The documented recommendations as values (the table's "recommended" column, made concrete)."""
+    values: dict[str, Any] = {"max_length": 8192, "lr_scheduler_type": "linear"}
+    values["n_epochs"] = 1 if samples is not None and samples > 10_000 else 3
+    if training_type in LORA_TYPES:
+        values.update(lora_rank=64, target_modules="ALL", learning_rate=1e-4)
+    if training_type in ("sft", "efficient_sft"):
+        values["save_total_limit"] = 10
+    if is_vl(model):
+        values["freeze_vit"] = True
+    return {k: v for k, v in values.items() if PARAMS_BY_NAME[k].applies_to(training_type, model)}

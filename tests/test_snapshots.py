@@ -94,5 +94,20 @@ def test_placeholders_and_help(snap_compare, pinned_demo, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_new_job_placeholder(snap_compare, pinned_demo, size):
-    assert snap_compare(pinned_demo(), terminal_size=size, press=["n"])
+def test_new_job_form(snap_compare, pinned_demo, size):
+    async def go(pilot):
+        await pilot.press("n")
+        await until(lambda app: app.screen.TITLE_TEXT == "New job" and len(app.screen.files) == 3)(pilot)
+
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_watch_view(snap_compare, pinned_demo, size):
+    async def go(pilot):
+        await until(rows("#jobs", 7))(pilot)
+        await pilot.press("down", "down", "w", "down", "w", "v")
+        await until(lambda app: len(app.screen.query(".job-panel")) == 2 and all(
+            p.watched is not None and p.watched.job is not None for p in app.screen.query(".job-panel")))(pilot)
+
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)

@@ -18,7 +18,8 @@ from tui.screens.files import FilesScreen
 from tui.screens.help import HelpScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.datasets import DatasetsScreen
-from tui.screens.placeholder import DeploymentsScreen, NewJobScreen
+from tui.screens.new_job import NewJobScreen
+from tui.screens.placeholder import DeploymentsScreen
 
 T = TypeVar("T")
 

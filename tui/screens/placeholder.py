@@ -15,13 +15,6 @@ class PlaceholderScreen(BaseScreen):
         yield Static(self.MESSAGE, classes="placeholder")
 
 
-class NewJobScreen(PlaceholderScreen):
-    TITLE_TEXT = "New job"
-    MESSAGE = ("New job — not built yet.\n\nThe hyperparameter form with documented defaults and recommended values "
-               "arrives with the job-creation work (issue 5). Until then: bailian-tui convert / validate / "
-               "estimate, and the official `dashscope ft create`.")
-
-
 class DeploymentsScreen(PlaceholderScreen):
     TITLE_TEXT = "Deployments"
     MESSAGE = ("Deployments — not built yet.\n\nDeploy, scale, try and evaluate arrive with issue 6.")

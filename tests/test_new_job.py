@@ -1,0 +1,105 @@
+"""The new-job form: documented defaults, the support matrix, checks as typed, exactly one job created."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Select
+
+from core import config
+from core.hyperparams import PARAMS, defaults_for
+from core.simulator import SimClock, SimServer, SimState
+from core.simulator.demo import DEMO_KEY, seed
+from tests.conftest import DATASETS
+from tests.test_app_demo import wait_for
+from tui.app import BailianApp
+from tui.headless import point_at_demo
+
+
+@pytest.fixture
+def form_app(tmp_path):
+    state = SimState(SimClock(manual=True), api_key=DEMO_KEY)
+    seed(state)
+    server = SimServer(state).start()
+    settings = config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "c"), "BAILIAN_TUI_STATE_DIR": str(tmp_path)})
+    point_at_demo(settings, server)
+    yield BailianApp(settings), server
+    server.stop()
+
+
+def problems_text(app) -> str:
+    return str(app.screen.query_one("#job-problems").render())
+
+
+async def open_form(app, pilot):
+    await app.service()
+    await pilot.press("n")
+    await wait_for(lambda: app.screen.TITLE_TEXT == "New job" and len(app.screen.files) == 3, pilot)
+    await pilot.pause(0.1)
+
+
+async def test_defaults_and_recommendations_match_the_documented_table(form_app):
+    app, _ = form_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_form(app, pilot)
+        screen = app.screen
+        defaults = defaults_for("sft", "qwen3-8b")
+        for param in PARAMS:
+            boxes = list(screen.query(f"#hp-{param.name}").results(Input))
+            if param.applies_to("sft", "qwen3-8b"):
+                assert boxes and boxes[0].value == str(defaults[param.name]), param.name
+            else:
+                assert not boxes, param.name  # LoRA fields only for LoRA types
+        assert "recommended 8192" in str(screen.query_one("#hp-max_length").parent.query_one(".hp-note").render())
+        await pilot.press("ctrl+r")
+        assert screen.query_one("#hp-max_length", Input).value == "8192"
+        assert screen.query_one("#hp-n_epochs", Input).value == "3"
+        screen.query_one("#job-type", Select).value = "efficient_sft"
+        await wait_for(lambda: bool(screen.query("#hp-lora_rank")), pilot)
+        assert screen.query_one("#hp-learning_rate", Input).value == "0.0001"
+
+
+async def test_support_matrix_limits_training_types(form_app):
+    app, _ = form_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_form(app, pilot)
+        screen = app.screen
+        types = lambda: [value for _, value in screen.query_one("#job-type", Select)._options if value != Select.NULL]
+        assert types() == ["sft", "efficient_sft", "dpo_full", "dpo_lora"]
+        screen.query_one("#job-model", Select).value = "qwen3.5-plus-2026-02-15"
+        await wait_for(lambda: types() == ["sft"], pilot)
+        screen.query_one("#job-model", Select).value = "qwen2.5-7b-instruct"
+        await wait_for(lambda: "cpt" in types(), pilot)
+
+
+async def test_invalid_value_blocks_and_submit_creates_exactly_one_job(form_app, tmp_path):
+    app, server = form_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        # Upload a converted file through the app's service so the form knows its tokens.
+        from core.data.convert import convert_file
+
+        converted = tmp_path / "train.jsonl"
+        convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)
+        service = await app.service()
+        uploaded = await service.upload(converted)
+        await pilot.press("n")
+        screen = app.screen
+        await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
+        screen.query_one("#job-train", Select).value = uploaded.file.file_id
+        await wait_for(lambda: "cost:" in problems_text(app) and "×" in problems_text(app), pilot)
+        screen.query_one("#hp-batch_size", Input).value = "32"
+        await wait_for(lambda: "must be more than batch_size 32" in problems_text(app), pilot)
+        jobs_before = len(server.state.jobs)
+        await pilot.press("ctrl+s")
+        assert len(server.state.jobs) == jobs_before and type(app.screen).__name__ == "NewJobScreen"
+        screen.query_one("#hp-batch_size", Input).value = "oops"
+        await wait_for(lambda: "batch_size" in problems_text(app), pilot)
+        screen.query_one("#hp-batch_size", Input).value = "8"
+        await wait_for(lambda: "ready" in problems_text(app), pilot)
+        await pilot.press("ctrl+s")
+        assert "Billed by tokens" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("y")
+        await wait_for(lambda: len(server.state.jobs) == jobs_before + 1, pilot)
+        await wait_for(lambda: app.screen.TITLE_TEXT == "Jobs", pilot)
+        newest = max(server.state.jobs.values(), key=lambda j: j.created)
+        assert newest.job_id in app.scheduler.jobs and newest.hyper_parameters["batch_size"] == 8
+        assert service.store.pref("new-job")["qwen3-8b/sft"]["batch_size"] == 8

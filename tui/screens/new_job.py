@@ -1,0 +1,284 @@
+"""The new-job form: documented defaults and recommendations beside every field, checked as you type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, Select, Static
+
+from core import jobform
+from core.errors import PlatformError
+from core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for, recommended_for
+from core.platform import JobRequest
+from tui.screens.base import BaseScreen
+from tui.screens.confirm import ConfirmScreen
+
+NONE = "none"
+
+
+class NewJobScreen(BaseScreen):
+    TITLE_TEXT = "New job"
+    BINDINGS = [
+        Binding("ctrl+r", "recommended", "Recommended", id="job-recommended",
+                tooltip="Fill every field with its documented recommended value"),
+        Binding("ctrl+d", "defaults", "Defaults", id="job-defaults", tooltip="Back to the documented defaults"),
+        Binding("ctrl+s", "submit", "Create", id="job-submit", tooltip="Check, show the cost, confirm, create"),
+        Binding("ctrl+t", "toggle_preview", "Preview", id="job-preview",
+                tooltip="Show the request body and the equivalent dashscope command"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list = []  # remote files, newest first
+        self.samples: int | None = None
+        self.tokens: int | None = None
+        self.dataset: str | None = None
+
+    # -- layout ----------------------------------------------------------------------------------------
+
+    def compose_body(self) -> ComposeResult:
+        models = list(SUPPORT_MATRIX)
+        with VerticalScroll(id="job-form"):
+            with Horizontal(classes="form-row"):
+                yield Label("model", classes="form-label")
+                yield Select([(m, m) for m in models], value="qwen3-8b", allow_blank=False, id="job-model",
+                             compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("training type", classes="form-label")
+                yield Select([("sft", "sft")], id="job-type", allow_blank=False, compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("preset", classes="form-label")
+                yield Select([(NONE, NONE)] + [(name, name) for name in PRESETS], value=NONE, allow_blank=False,
+                             id="job-preset", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("training file", classes="form-label")
+                yield Select([], id="job-train", prompt="choose an uploaded file", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("validation file", classes="form-label")
+                yield Select([], id="job-valid", prompt="none: split automatically", compact=True)
+            yield Vertical(id="job-params")
+        yield Static("", id="job-help")
+        yield Static("", id="job-problems")
+        yield Static("", id="job-preview", classes="hidden")
+
+    def on_mount(self) -> None:
+        self._set_types()
+        self._load_files()
+
+    # -- model, type, params -----------------------------------------------------------------------------
+
+    def model(self) -> str:
+        return str(self.query_one("#job-model", Select).value)
+
+    def training_type(self) -> str:
+        value = self.query_one("#job-type", Select).value
+        return str(value) if value != Select.NULL else "sft"
+
+    def _set_types(self) -> None:
+        types = sorted(SUPPORT_MATRIX[self.model()], key=["sft", "efficient_sft", "dpo_full", "dpo_lora",
+                                                          "cpt"].index)
+        select = self.query_one("#job-type", Select)
+        current = select.value
+        select.set_options([(t, t) for t in types])
+        select.value = current if current in types else types[0]
+        self._build_params()
+
+    @on(Select.Changed, "#job-model")
+    def _model_changed(self) -> None:
+        self._set_types()
+
+    @on(Select.Changed, "#job-type")
+    def _type_changed(self) -> None:
+        self._build_params()
+
+    def _build_params(self, values: dict | None = None) -> None:
+        training_type, model = self.training_type(), self.model()
+        remembered = values or {}
+        if values is None and self.app.service_ready:
+            remembered = self.app.current_service.store.pref("new-job", {}).get(f"{model}/{training_type}", {})
+        defaults = defaults_for(training_type, model)
+        recommended = recommended_for(training_type, model, self.samples)
+        box = self.query_one("#job-params", Vertical)
+        box.remove_children()
+        rows = []
+        for param in PARAMS:
+            if not param.applies_to(training_type, model):
+                continue
+            value = remembered.get(param.name, defaults[param.name])
+            note = Text.assemble(("default ", "dim"), (f"{defaults[param.name]}", "bold"),
+                                 (" · recommended ", "dim"), (str(recommended.get(param.name, param.recommended)),
+                                                              "bold green"))
+            row = Horizontal(Label(param.name, classes="form-label"),
+                             Input(str(value), id=f"hp-{param.name}", classes="hp", compact=True),
+                             Static(note, classes="hp-note"), classes="form-row")
+            rows.append(row)
+        box.mount_all(rows)
+        self.call_after_refresh(self._check)
+
+    def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
+        values, problems = {}, []
+        for box in self.query("Input.hp").results(Input):
+            name = box.id.removeprefix("hp-")
+            try:
+                values[name] = jobform.coerce(name, box.value)
+            except ValueError as err:
+                problems.append(jobform.Problem(name, str(err)))
+        return values, problems
+
+    def _fill(self, values: dict) -> None:
+        for name, value in values.items():
+            boxes = list(self.query(f"#hp-{name}").results(Input))
+            if boxes:
+                boxes[0].value = str(value)
+
+    def action_recommended(self) -> None:
+        self._fill(recommended_for(self.training_type(), self.model(), self.samples))
+        self.notify("recommended values applied")
+
+    def action_defaults(self) -> None:
+        self._fill(defaults_for(self.training_type(), self.model()))
+
+    @on(Select.Changed, "#job-preset")
+    def _preset(self, event: Select.Changed) -> None:
+        if event.value in PRESETS:
+            preset = PRESETS[event.value]
+            if "lora_rank" in preset and self.training_type() not in ("efficient_sft", "dpo_lora"):
+                types = SUPPORT_MATRIX[self.model()]
+                if "efficient_sft" in types:
+                    self.query_one("#job-type", Select).value = "efficient_sft"
+                    self.call_after_refresh(lambda: self._fill(preset))
+                    return
+            self._fill(preset)
+
+    # -- files and estimate ----------------------------------------------------------------------------
+
+    @work(exclusive=True, group="job-files", exit_on_error=False)
+    async def _load_files(self) -> None:
+        service = await self.app.service()
+        try:
+            self.files = await self.app.call(service.platform.all_files())
+        except PlatformError as err:
+            self.notify(err.human(), severity="error")
+            return
+        options = [(f"{f.name} · {f.file_id}", f.file_id) for f in self.files]
+        self.query_one("#job-train", Select).set_options(options)
+        self.query_one("#job-valid", Select).set_options(options)
+        self._build_params()
+
+    @on(Select.Changed, "#job-train")
+    def _training_file(self, event: Select.Changed) -> None:
+        self.samples = self.tokens = self.dataset = None
+        if event.value != Select.NULL and self.app.service_ready:
+            upload = self.app.current_service.store.upload_for_file_id(str(event.value))
+            if upload and Path(upload.path).exists():
+                self.dataset = upload.path
+                self._count(upload.path)
+        self._check()
+
+    @work(thread=True, exclusive=True, group="job-count", exit_on_error=False)
+    def _count(self, path: str) -> None:
+        from core.data.scan import stats_of, validate_file
+
+        scan = validate_file(path, exact=True)
+        self.app.call_from_thread(self._counted, path, scan.samples, stats_of(scan).total)
+
+    def _counted(self, path: str, samples: int, tokens: int) -> None:
+        if path == self.dataset:
+            self.samples, self.tokens = samples, tokens
+            self._check()
+
+    # -- checking and preview --------------------------------------------------------------------------
+
+    @on(Input.Changed, "Input.hp")
+    def _typed(self) -> None:
+        self._check()
+
+    def on_descendant_focus(self, event) -> None:
+        widget = event.widget
+        if isinstance(widget, Input) and widget.id and widget.id.startswith("hp-"):
+            from core.hyperparams import PARAMS_BY_NAME
+
+            param = PARAMS_BY_NAME[widget.id.removeprefix("hp-")]
+            self.query_one("#job-help", Static).update(f"[b]{param.name}[/] — {param.help} [dim]({param.source})[/]")
+
+    def request(self) -> tuple[JobRequest | None, list[jobform.Problem]]:
+        hp, problems = self.hyper_parameters()
+        train = self.query_one("#job-train", Select).value
+        valid = self.query_one("#job-valid", Select).value
+        if train == Select.NULL:
+            problems.append(jobform.Problem("training file", "choose an uploaded file (upload one from Datasets: u)"))
+        problems += jobform.check(self.model(), self.training_type(), hp, train_samples=self.samples,
+                                  has_validation=valid != Select.NULL)
+        if train == Select.NULL:
+            return None, problems
+        return JobRequest(model=self.model(), training_file_ids=[str(train)],
+                          validation_file_ids=[str(valid)] if valid != Select.NULL else [],
+                          training_type=self.training_type(), hyper_parameters=hp), problems
+
+    def _check(self) -> None:
+        request, problems = self.request()
+        text = Text()
+        for problem in problems:
+            text.append(f"{'✗' if problem.blocking else '!'} {problem.field}: {problem.message}\n",
+                        style="red" if problem.blocking else "yellow")
+        estimate = self._estimate(request)
+        if estimate:
+            text.append(f"cost: {estimate.formula}\n", style="bold")
+        elif self.dataset and self.tokens is None:
+            text.append("counting tokens of the training file…\n", style="dim")
+        elif request is not None:
+            text.append("cost: unknown (the file was not uploaded from here, so its tokens are not known)\n",
+                        style="dim")
+        if not problems and request is not None:
+            text.append("ready: ctrl+s creates the job", style="green")
+        self.query_one("#job-problems", Static).update(text)
+        preview = self.query_one("#job-preview", Static)
+        if request is not None:
+            preview.update(Text.assemble(("request body\n", "bold"), jobform.body_json(request),
+                                         ("\n\nequivalent command\n", "bold"), jobform.command_line(request)))
+
+    def _estimate(self, request):
+        if request is None or self.tokens is None:
+            return None
+        from core.data.cost import estimate
+
+        return estimate(self.tokens, int(request.hyper_parameters.get("n_epochs", 1)), self.model(),
+                        self.app.settings)
+
+    def action_toggle_preview(self) -> None:
+        self.query_one("#job-preview").toggle_class("hidden")
+
+    # -- submit ----------------------------------------------------------------------------------------
+
+    def action_submit(self) -> None:
+        request, problems = self.request()
+        blocking = [p for p in problems if p.blocking]
+        if request is None or blocking:
+            self.notify(f"not created: {blocking[0].field}: {blocking[0].message}" if blocking else "incomplete",
+                        severity="error")
+            return
+        estimate = self._estimate(request)
+        cost = estimate.formula if estimate else "unknown (token count not available for this file)"
+        self.app.push_screen(ConfirmScreen(f"Create a [b]{request.training_type}[/] job on [b]{request.model}[/]?\n"
+                                           f"Billed by tokens: {cost}", "Create", danger=False),
+                             lambda yes: self._create(request) if yes else None)
+
+    @work(exclusive=True, group="job-create", exit_on_error=False)
+    async def _create(self, request: JobRequest) -> None:
+        service = await self.app.service()
+        try:
+            job = await self.app.call(service.create_job(request, dataset=self.dataset))
+        except PlatformError as err:
+            self.notify(err.human(), severity="error", timeout=15)
+            return
+        remembered = service.store.pref("new-job", {})
+        remembered[f"{request.model}/{request.training_type}"] = request.hyper_parameters
+        service.store.set_pref("new-job", remembered)
+        self.app.watch_job(job.job_id)
+        self.notify(f"created {job.job_id} ({job.status.value}); it is watched (j, then v)")
+        self.app.switch_mode("jobs")
