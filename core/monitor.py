@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from core.errors import PlatformError
 from core.logparse import Metrics
@@ -45,10 +45,12 @@ class LogTail:
             del self.lines[: len(self.lines) - KEEP_LINES]
         return new
 
-    async def fetch(self, platform, spend: Callable[[], None] = lambda: None) -> list[str]:
+    async def fetch(self, platform, pace: Callable[[], Awaitable[None]] | None = None) -> list[str]:
+        """New lines since the last call; ``pace`` is awaited before each request (the scheduler's budget)."""
         fresh: list[str] = []
         while True:
-            spend()
+            if pace is not None:
+                await pace()
             page = await platform.job_logs(self.job_id, self.offset, LOG_PAGE)
             got = self.absorb(page.lines, page.total)
             fresh.extend(got)
@@ -81,12 +83,14 @@ class Update:
 class Scheduler:
     def __init__(self, platform, *, requests_per_second: float = 2.0,
                  clock: Callable[[], float] = time.monotonic, on_update: Callable[[Update], None] | None = None,
-                 on_throttle: Callable[[float], None] | None = None) -> None:
+                 on_throttle: Callable[[float], None] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.platform = platform
         self.rate = max(requests_per_second, 0.01)
         self.clock = clock
         self.on_update = on_update or (lambda update: None)
         self.on_throttle = on_throttle or (lambda seconds: None)
+        self._sleep = sleep
         self.jobs: dict[str, Watched] = {}
         self.next_request_at = 0.0
         self.paused_until = 0.0
@@ -113,9 +117,16 @@ class Scheduler:
 
     # -- the loop --------------------------------------------------------------------------------------
 
-    def _spend(self) -> None:
+    async def pace(self) -> None:
+        """For other periodic calls of the app (the job list refresh): share the one request budget."""
+        await self._pace()
+
+    async def _pace(self) -> None:
+        """Wait for the budget, then take one request's worth of it: the rate never exceeds the budget."""
         now = self.clock()
-        self.next_request_at = max(self.next_request_at, now) + 1.0 / self.rate
+        if now < self.next_request_at:
+            await self._sleep(self.next_request_at - now)
+        self.next_request_at = max(self.next_request_at, self.clock()) + 1.0 / self.rate
         self.requests += 1
 
     async def tick(self) -> float:
@@ -147,13 +158,13 @@ class Scheduler:
         return 0.0
 
     async def _poll(self, watched: Watched) -> None:
-        self._spend()
+        await self._pace()
         job = await self.platform.get_job(watched.job_id)
         previous = watched.job.status if watched.job else None
         watched.job, watched.error = job, None
         new_lines: list[str] = []
         if job.status not in (JobStatus.PENDING,) or watched.tail.offset == 0:
-            new_lines = await watched.tail.fetch(self.platform, self._spend)
+            new_lines = await watched.tail.fetch(self.platform, self._pace)
         # "Finished now" means we saw it end: a job that was already over at its first poll rings no bell.
         finished_now = job.status.finished and previous is not None and not previous.finished
         watched.due = float("inf") if job.status.finished else self.clock() + INTERVALS.get(job.status, 10.0)

@@ -66,11 +66,19 @@ async def test_tail_copes_with_one_based_offsets(platform, clock, tmp_path, sim)
 
 
 class FakeClock:
-    def __init__(self) -> None:
+    """Time for the scheduler; sleeping moves it and the simulator's clock together."""
+
+    def __init__(self, sim_clock=None) -> None:
         self.now = 0.0
+        self.sim_clock = sim_clock
 
     def __call__(self) -> float:
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        if self.sim_clock is not None:
+            self.sim_clock.advance(seconds)
 
 
 async def run_for(scheduler, fake, sim_clock, seconds: float, step: float = 5.0) -> None:
@@ -86,15 +94,16 @@ async def run_for(scheduler, fake, sim_clock, seconds: float, step: float = 5.0)
 async def test_scheduler_watches_many_jobs_within_budget(platform, clock, tmp_path, sim):
     sim.state.config.epoch_seconds = 4.0
     jobs = [await make_job(platform, tmp_path, name=str(i)) for i in range(4)]
-    fake, updates = FakeClock(), []
-    scheduler = Scheduler(platform, requests_per_second=2.0, clock=fake, on_update=updates.append)
+    fake, updates = FakeClock(clock), []
+    scheduler = Scheduler(platform, requests_per_second=2.0, clock=fake, on_update=updates.append,
+                          sleep=fake.sleep)
     for job in jobs:
         scheduler.watch(job.job_id)
     before = sim.state.requests
     await run_for(scheduler, fake, clock, 30)
     sent = sim.state.requests - before
     assert sent == scheduler.requests
-    assert sent <= 2.0 * 30 + 3  # the budget, plus one poll's burst
+    assert sent <= 2.0 * 30 + 1  # the budget, strictly
     statuses = {u.watched.job_id: u.watched.job.status for u in updates if u.watched.job}
     assert JobStatus.RUNNING in statuses.values() or JobStatus.SUCCEEDED in statuses.values()
     await run_for(scheduler, fake, clock, 120)
@@ -110,8 +119,8 @@ async def test_scheduler_watches_many_jobs_within_budget(platform, clock, tmp_pa
 
 async def test_scheduler_backs_off_on_429_and_recovers(platform, clock, tmp_path, sim):
     job = await make_job(platform, tmp_path)
-    fake, throttles = FakeClock(), []
-    scheduler = Scheduler(platform, clock=fake, on_throttle=throttles.append)
+    fake, throttles = FakeClock(clock), []
+    scheduler = Scheduler(platform, clock=fake, on_throttle=throttles.append, sleep=fake.sleep)
     platform.retry.attempts = 1
     scheduler.watch(job.job_id)
     sim.state.config.rate_429 = 1.0
@@ -126,8 +135,8 @@ async def test_scheduler_backs_off_on_429_and_recovers(platform, clock, tmp_path
 
 async def test_scheduler_survives_dropped_connections(platform, clock, tmp_path, sim):
     job = await make_job(platform, tmp_path)
-    fake = FakeClock()
-    scheduler = Scheduler(platform, clock=fake)
+    fake = FakeClock(clock)
+    scheduler = Scheduler(platform, clock=fake, sleep=fake.sleep)
     scheduler.watch(job.job_id)
     sim.state.config.drop_rate = 0.5
     await run_for(scheduler, fake, clock, 300)

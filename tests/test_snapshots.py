@@ -107,7 +107,10 @@ def test_watch_view(snap_compare, pinned_demo, size):
     async def go(pilot):
         await until(rows("#jobs", 7))(pilot)
         await pilot.press("down", "down", "w", "down", "w", "v")
+        # Panels off screen are drawn when scrolled into view: wait for the ones a person sees.
         await until(lambda app: len(app.screen.query(".job-panel")) == 2 and all(
-            p.watched is not None and p.watched.job is not None for p in app.screen.query(".job-panel")))(pilot)
+            "SUCCEEDED" in str(p.query_one(".panel-status").render()) or "RUNNING" in str(
+                p.query_one(".panel-status").render()) for p in app.screen.query(".job-panel")
+            if app.screen._on_screen(p)))(pilot)
 
     assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)

@@ -408,7 +408,7 @@ def generation(h: _Handler, body: Any) -> tuple[int, dict] | None:
 def admin_clock(h: _Handler, body: Any) -> tuple[int, dict]:
     seconds = float((body or {}).get("advance", 0)) if isinstance(body, dict) else 0.0
     h.sim.state.clock.advance(seconds)
-    return h.ok({"t": h.sim.state.clock.t()})
+    return h.ok({"t": h.sim.state.clock.t(), "requests": h.sim.state.requests})
 
 
 def admin_faults(h: _Handler, body: Any) -> tuple[int, dict]:

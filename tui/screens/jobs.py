@@ -55,6 +55,7 @@ class JobsScreen(BaseScreen):
         self.sort_by = "created"
         self.text_filter = ""
         self._timer = None
+        self._stale = False
 
     AUTO_FOCUS = "#jobs"
 
@@ -72,10 +73,19 @@ class JobsScreen(BaseScreen):
     def on_unmount(self) -> None:
         self.app.job_listeners.discard(self)
 
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self._render_rows()
+        if self.focused is None:
+            self.query_one("#jobs", DataTable).focus()
+
     @work(exclusive=True, group="jobs", exit_on_error=False)
     async def _refresh_jobs(self) -> None:
         try:
             service = await self.app.service()
+            if self.app.scheduler is not None:
+                await self.app.scheduler.pace()  # the list refresh spends the same request budget
             rows = await self.app.call(service.job_rows())
         except PlatformError:
             pass  # the connection line says so; the next round tries again
@@ -93,7 +103,10 @@ class JobsScreen(BaseScreen):
 
     @on(JobPolled)
     def _polled(self, message: JobPolled) -> None:
-        self._render_rows()
+        if self.is_current:
+            self._render_rows()
+        else:
+            self._stale = True  # keep polling, skip rendering what nobody sees; catch up on resume
 
     def _render_rows(self) -> None:
         table = self.query_one("#jobs", DataTable)

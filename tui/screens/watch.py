@@ -31,8 +31,10 @@ class WatchScreen(BaseScreen):
         yield Grid(id="watch-grid")
 
     def on_mount(self) -> None:
+        self._stale: set[str] = set()
         self.app.job_listeners.add(self)
         self._sync_panels()
+        self.set_interval(0.5, self._draw_stale)  # panels scrolled into view catch up
 
     def on_unmount(self) -> None:
         self.app.job_listeners.discard(self)
@@ -76,7 +78,25 @@ class WatchScreen(BaseScreen):
         if not panels:
             self._sync_panels()
             return
-        panels[0].show(watched)
+        if self._on_screen(panels[0]):
+            panels[0].show(watched)
+        else:
+            self._stale.add(watched.job_id)  # drawn when scrolled into view
+
+    def _on_screen(self, panel: JobPanel) -> bool:
+        grid = self.query_one("#watch-grid", Grid)
+        return panel.region.overlaps(grid.region) if grid.region.area else True
+
+    def _draw_stale(self) -> None:
+        if not self._stale or not self.is_current:
+            return
+        scheduler = self.app.scheduler
+        for panel in self.query(JobPanel):
+            if panel.job_id in self._stale and self._on_screen(panel):
+                self._stale.discard(panel.job_id)
+                watched = scheduler.jobs.get(panel.job_id) if scheduler else None
+                if watched is not None:
+                    panel.show(watched)
 
     def _focused(self):
         focused = self.focused
