@@ -21,6 +21,9 @@ from core.records import Job, JobStatus
 INTERVALS = {JobStatus.RUNNING: 2.0, JobStatus.CANCELING: 2.0, JobStatus.PENDING: 10.0, JobStatus.QUEUING: 10.0,
              JobStatus.UNKNOWN: 10.0}
 LOG_PAGE = 1000
+BULK_FROM = 4  # watched jobs from which statuses come from one list call
+BULK_INTERVAL = 3.0
+BULK_PAGES = 5
 KEEP_LINES = 5000  # per job, for the tail shown on screen; metrics keep everything they parse
 
 
@@ -95,6 +98,7 @@ class Scheduler:
         self.next_request_at = 0.0
         self.paused_until = 0.0
         self.backoff = 0.0
+        self.bulk_due = 0.0
         self.requests = 0
         self._wake = asyncio.Event()
 
@@ -130,7 +134,11 @@ class Scheduler:
         self.requests += 1
 
     async def tick(self) -> float:
-        """Poll at most one job if one is due and the budget allows; return seconds until worth calling again."""
+        """Do at most one round of work if it is due and the budget allows; return seconds until worth calling again.
+
+        With many jobs watched, statuses come from one list call for all of them (every BULK_INTERVAL s) and
+        per-job polls only fetch new log lines: the status of 50 jobs stays seconds fresh on a 2 req/s budget.
+        """
         now = self.clock()
         if now < self.paused_until:
             return self.paused_until - now
@@ -139,36 +147,80 @@ class Scheduler:
         active = [w for w in self.jobs.values() if w.due != float("inf")]
         if not active:
             return 3600.0
+        bulk = len(active) >= BULK_FROM
+        if bulk and now >= self.bulk_due:
+            await self._guarded(None, self._bulk(active))
+            self.bulk_due = self.clock() + BULK_INTERVAL
+            return 0.0
         watched = min(active, key=lambda w: w.due)
         if watched.due > now:
-            return watched.due - now
+            return min(watched.due, self.bulk_due) - now if bulk else watched.due - now
+        await self._guarded(watched, self._poll(watched, status=not bulk or watched.job is None))
+        return 0.0
+
+    async def _guarded(self, watched: Watched | None, work) -> None:
         try:
-            await self._poll(watched)
+            await work
         except PlatformError as err:
-            watched.error = err.human()
             if err.status == 429:
                 self.backoff = min(max(self.backoff * 2, 2.0), 60.0)
                 self.paused_until = self.clock() + self.backoff
                 self.on_throttle(self.backoff)
-            watched.due = self.clock() + max(INTERVALS.get(watched.job.status if watched.job else JobStatus.UNKNOWN,
-                                                           10.0), 2.0)
-            self.on_update(Update(watched, [], False, False))
-            return 0.0
+            for target in [watched] if watched is not None else self.jobs.values():
+                target.error = err.human()
+                if watched is not None:
+                    status = target.job.status if target.job else JobStatus.UNKNOWN
+                    target.due = self.clock() + max(INTERVALS.get(status, 10.0), 2.0)
+                self.on_update(Update(target, [], False, False))
+                if watched is None:
+                    break  # one message is enough to show a bulk failure
+            return
         self.backoff = 0.0
-        return 0.0
 
-    async def _poll(self, watched: Watched) -> None:
-        await self._pace()
-        job = await self.platform.get_job(watched.job_id)
+    def _absorb(self, watched: Watched, job: Job, new_lines: list[str]) -> None:
         previous = watched.job.status if watched.job else None
         watched.job, watched.error = job, None
-        new_lines: list[str] = []
-        if job.status not in (JobStatus.PENDING,) or watched.tail.offset == 0:
-            new_lines = await watched.tail.fetch(self.platform, self._pace)
         # "Finished now" means we saw it end: a job that was already over at its first poll rings no bell.
         finished_now = job.status.finished and previous is not None and not previous.finished
-        watched.due = float("inf") if job.status.finished else self.clock() + INTERVALS.get(job.status, 10.0)
         self.on_update(Update(watched, new_lines, previous != job.status, finished_now))
+
+    async def _bulk(self, active: list[Watched]) -> None:
+        wanted = {w.job_id: w for w in active}
+        found: dict[str, Job] = {}
+        for page_no in range(1, BULK_PAGES + 1):
+            await self._pace()
+            page = await self.platform.list_jobs(page_no, 100)
+            found.update((job.job_id, job) for job in page.items if job.job_id in wanted)
+            if len(found) == len(wanted) or not page.has_more:
+                break
+        for job_id, watched in wanted.items():
+            job = found.get(job_id)
+            if job is None:
+                watched.job = None  # not in the list: its own poll will ask for it
+                watched.due = min(watched.due, self.clock())
+                continue
+            changed = watched.job is None or watched.job.status != job.status
+            if changed:
+                self._absorb(watched, job, [])
+                if job.status.finished:
+                    watched.due = self.clock()  # one last log fetch, then never again
+            else:
+                watched.job = job
+
+    async def _poll(self, watched: Watched, status: bool = True) -> None:
+        if status:
+            await self._pace()
+            job = await self.platform.get_job(watched.job_id)
+        else:
+            job = watched.job
+        new_lines: list[str] = []
+        if job.status is not JobStatus.PENDING or watched.tail.offset == 0:
+            new_lines = await watched.tail.fetch(self.platform, self._pace)
+        if status:
+            self._absorb(watched, job, new_lines)
+        elif new_lines:
+            self.on_update(Update(watched, new_lines, False, False))
+        watched.due = float("inf") if job.status.finished else self.clock() + INTERVALS.get(job.status, 10.0)
 
     async def run(self, sleep: Callable[[float], asyncio.Future] | None = None) -> None:
         """Forever: tick, then wait (or until something is newly watched)."""

@@ -24,6 +24,11 @@ class BaseScreen(Screen):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    @property
+    def on_top(self) -> bool:
+        """Whether a person sees this screen now (Screen.is_current also counts screens behind others)."""
+        return self.app.screen is self
+
     def on_mount(self) -> None:
         self.app.sub_title = self.TITLE_TEXT
 

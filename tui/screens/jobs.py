@@ -99,11 +99,14 @@ class JobsScreen(BaseScreen):
     @on(JobsRefreshed)
     def _got_jobs(self, message: JobsRefreshed) -> None:
         self.rows = message.rows
-        self._render_rows()
+        if self.on_top:
+            self._render_rows()
+        else:
+            self._stale = True
 
     @on(JobPolled)
     def _polled(self, message: JobPolled) -> None:
-        if self.is_current:
+        if self.on_top:
             self._render_rows()
         else:
             self._stale = True  # keep polling, skip rendering what nobody sees; catch up on resume

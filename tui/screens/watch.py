@@ -34,7 +34,7 @@ class WatchScreen(BaseScreen):
         self._stale: set[str] = set()
         self.app.job_listeners.add(self)
         self._sync_panels()
-        self.set_interval(0.5, self._draw_stale)  # panels scrolled into view catch up
+        self.set_interval(1.0, self._draw_stale)
 
     def on_unmount(self) -> None:
         self.app.job_listeners.discard(self)
@@ -71,24 +71,23 @@ class WatchScreen(BaseScreen):
 
     @on(JobPolled)
     def _polled(self, message: JobPolled) -> None:
-        if not self.is_current:
+        if not self.on_top:
             return  # keep polling, skip rendering what nobody sees
         watched = message.update.watched
         panels = list(self.query(f"#panel-{watched.job_id}").results(JobPanel))
         if not panels:
             self._sync_panels()
             return
-        if self._on_screen(panels[0]):
-            panels[0].show(watched)
-        else:
-            self._stale.add(watched.job_id)  # drawn when scrolled into view
+        # Drawn by the next frame of _draw_stale: however fast polls arrive, a panel redraws at most once a
+        # second, and panels off screen wait until they are scrolled into view.
+        self._stale.add(watched.job_id)
 
     def _on_screen(self, panel: JobPanel) -> bool:
         grid = self.query_one("#watch-grid", Grid)
         return panel.region.overlaps(grid.region) if grid.region.area else True
 
     def _draw_stale(self) -> None:
-        if not self._stale or not self.is_current:
+        if not self._stale or not self.on_top:
             return
         scheduler = self.app.scheduler
         for panel in self.query(JobPanel):
