@@ -92,3 +92,17 @@ def test_form_checks_and_previews():
     with pytest.raises(ValueError):
         jobform.coerce("n_epochs", "2.5")
     assert jobform.coerce("learning_rate", "1e-4") == 1e-4 and jobform.coerce("freeze_vit", "false") is False
+
+
+def test_eval_command(sim_env, tmp_path):
+    split = tmp_path / "mainland_4opt_test.jsonl"
+    cli(sim_env, "convert", DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl", split)
+    done = cli(sim_env, "eval", split, "--model", "qwen3-8b", "--baseline", "qwen-plus", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [m["model"] for m in report["models"]] == ["qwen3-8b", "qwen-plus"]
+    assert all(m["answered"] == 12 and 0 <= m["ci95"][0] <= m["accuracy"] <= m["ci95"][1] for m in report["models"])
+    human = cli(sim_env, "eval", split, "--model", "qwen3-8b")
+    assert "accuracy" in human.stdout and "95% CI" in human.stdout
+    bad = cli(sim_env, "eval", DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl", "--model", "qwen3-8b")
+    assert bad.returncode == 2 and "convert the split first" in bad.stderr

@@ -26,10 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="show the settings in force and where each came from")
     cfg.add_argument("action", choices=["show", "validate"])
 
-    from tui import data_cli, jobs_cli
+    from tui import data_cli, eval_cli, jobs_cli
 
     data_cli.add_parsers(sub)
     jobs_cli.add_parsers(sub)
+    eval_cli.add_parsers(sub)
 
     # Only when no sub-command is given: a dataset folder or file to open in the browser.
     parser.add_argument("path", nargs="?", help=argparse.SUPPRESS)
@@ -38,9 +39,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from tui import data_cli, jobs_cli
+    from tui import data_cli, eval_cli, jobs_cli
 
-    commands = {"sim", "config"} | data_cli.COMMANDS | jobs_cli.COMMANDS
+    modules = {name: module for module in (data_cli, jobs_cli, eval_cli) for name in module.COMMANDS}
+    commands = {"sim", "config"} | set(modules)
     first = next((a for a in argv if not a.startswith("-")), None)
     parser = _parser()
     if first is not None and first not in commands:
@@ -58,12 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             return headless.serve_simulator(args)
         if args.command == "config":
             return headless.config_command(args)
-        if args.command in data_cli.COMMANDS | jobs_cli.COMMANDS:
+        if args.command in modules:
             settings = headless.load_settings(args)
-            if settings is None:
-                return 2
-            module = data_cli if args.command in data_cli.COMMANDS else jobs_cli
-            return module.run(args, settings)
+            return modules[args.command].run(args, settings) if settings is not None else 2
         return _run_app(args)
     except KeyboardInterrupt:
         return 130

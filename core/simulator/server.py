@@ -380,6 +380,8 @@ def generation(h: _Handler, body: Any) -> tuple[int, dict] | None:
             raise ApiError(400, "InvalidParameter", "input.messages must be a non-empty list")
         messages = [{"role": "user", "content": prompt}]
     kind, memory = state.chat_model(body["model"])
+    with state.lock:
+        state.generations.append((body["model"], json.dumps(messages, ensure_ascii=False)))
     text = answers.reply(body["model"], kind == "tuned", memory, state.knowledge, messages)
     params = body.get("parameters") or {}
     in_tokens = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))

@@ -156,6 +156,7 @@ class SimState:
         self.lock = threading.RLock()
         self.rng = random.Random(self.config.seed)
         self.requests = 0
+        self.generations: list[tuple[str, str]] = []  # (model, messages) of every answered generation
         self._next_file_number = 1000
 
     # -- helpers ---------------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Evaluation against deterministic simulated models: the accuracy they imply, resumable, headless."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.data.convert import convert_file
+from core.evaluate import evaluate, load_questions, parse_letter, read_results, results_path, wilson
+from core.platform import JobRequest
+from core.simulator import answers
+from core.simulator.answers import question_key
+from core.simulator.demo import load_knowledge
+from tests.conftest import DATASETS, write_chatml
+
+
+@pytest.fixture
+def split(tmp_path):
+    out = tmp_path / "mainland_4opt_test.jsonl"
+    convert_file(DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl", out)
+    return out
+
+
+async def deployed_model(platform, clock, tmp_path) -> str:
+    remote = await platform.upload_file(write_chatml(tmp_path / "t.jsonl"))
+    job = await platform.create_job(JobRequest(model="qwen3-8b", training_file_ids=[remote.file_id],
+                                               hyper_parameters={"batch_size": 8}))
+    clock.advance(300)
+    output = (await platform.get_job(job.job_id)).finetuned_output
+    deployment = await platform.create_deployment(output, 1)
+    clock.advance(60)
+    return deployment.deployed_model
+
+
+def expected_accuracy(split, model: str, tuned: bool, knowledge: dict) -> float:
+    questions = load_questions(split)
+    right = 0
+    for q in questions:
+        text = q.messages[-1]["content"]
+        key = question_key(text)
+        right += answers.choose(model, tuned, key, list(q.letters), knowledge.get(key)) == q.answer
+    return right / len(questions)
+
+
+def test_letter_parsing_and_interval():
+    assert parse_letter("答案是 D. 24小时内") == "D"
+    assert parse_letter("The answer is (b)".replace("(b)", "(B)")) == "B"
+    assert parse_letter("根据题干分析，最可能的答案是 C（HCV）。") == "C"
+    assert parse_letter("I am not sure.") is None
+    low, high = wilson(8, 10)
+    assert 0.49 < low < 0.5 and 0.94 < high < 0.95
+
+
+async def test_accuracy_is_what_the_deterministic_answers_imply(platform, clock, tmp_path, sim, split):
+    load_knowledge(sim.state, DATASETS)
+    model = await deployed_model(platform, clock, tmp_path)
+    summary = await evaluate(platform, split, [model, "qwen3-8b"])
+    tuned, base = summary.scores
+    assert tuned.answered == base.answered == 12 and tuned.unparseable == base.unparseable == 0
+    assert tuned.accuracy == expected_accuracy(split, model, True, sim.state.knowledge)
+    assert base.accuracy == expected_accuracy(split, "qwen3-8b", False, sim.state.knowledge)
+    rows = read_results(results_path(split, [model, "qwen3-8b"]))
+    differ = {i for i in range(12) if rows[(i, model)]["chosen"] != rows[(i, "qwen3-8b")]["chosen"]}
+    assert set(summary.disagreements) == differ
+    saved = json.loads(results_path(split, [model, "qwen3-8b"]).with_suffix(".summary.json").read_text())
+    assert saved["models"][0]["accuracy"] == round(tuned.accuracy, 4)
+
+
+async def test_resume_never_asks_twice(platform, clock, tmp_path, sim, split):
+    load_knowledge(sim.state, DATASETS)
+    asked = 0
+
+    def stop_after_five() -> bool:
+        return len(sim.state.generations) >= 5
+
+    first = await evaluate(platform, split, ["qwen3-8b"], concurrency=1, cancelled=stop_after_five)
+    asked = len(sim.state.generations)
+    assert first.scores[0].answered == asked < 12
+    # A crash mid-write leaves a cut line: it is asked again, not trusted.
+    path = results_path(split, ["qwen3-8b"])
+    path.write_bytes(path.read_bytes() + b'{"index": 11, "mod')
+    second = await evaluate(platform, split, ["qwen3-8b"], concurrency=3)
+    assert second.scores[0].answered == 12
+    prompts = [messages for _, messages in sim.state.generations]
+    assert len(prompts) == len(set(prompts)) == 12
+
+
+async def test_unknown_model_errors_are_not_recorded(platform, sim, split):
+    summary = await evaluate(platform, split, ["no-such-model"])
+    assert summary.scores[0].answered == 0
+    assert not read_results(results_path(split, ["no-such-model"]))

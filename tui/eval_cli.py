@@ -1,0 +1,71 @@
+"""``bailian-tui eval --model M [--baseline B] FILE``: accuracy of a model on a converted test split."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from core.data.errors import DataFileError
+
+COMMANDS = {"eval"}
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("eval", help="accuracy of a model (vs a baseline) on a converted multiple-choice split")
+    parser.add_argument("file", help="a converted test split, e.g. datasets/MedQA_BaiLian/mainland_4opt_test.jsonl")
+    parser.add_argument("--model", required=True, help="a deployed model or any base model")
+    parser.add_argument("--baseline", help="a second model to compare with (e.g. the base model)")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    try:
+        return asyncio.run(_eval(args, settings))
+    except DataFileError as err:
+        print(f"bailian-tui: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: answers so far are saved; run the same command to resume", file=sys.stderr)
+        return 130
+
+
+async def _eval(args: argparse.Namespace, settings) -> int:
+    from core.evaluate import evaluate, results_path
+    from core.platform import Platform
+
+    models = [args.model] + ([args.baseline] if args.baseline else [])
+    bar = None
+    if sys.stderr.isatty() and not args.json:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("asking", total=None)
+    async with Platform.from_settings(settings) as platform:
+        summary = await evaluate(platform, args.file, models, concurrency=args.concurrency, limit=args.limit,
+                                 progress=(lambda done, total: bar.update(task, completed=done, total=total))
+                                 if bar else None)
+    if bar:
+        bar.stop()
+    out = results_path(__import__("pathlib").Path(args.file), models)
+    if args.json:
+        print(json.dumps({**summary.as_dict(), "results": str(out)}, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("model", "answered", "accuracy", "95% CI", "unparseable")
+    for score in summary.scores:
+        low, high = score.interval
+        table.add_row(score.model, str(score.answered), f"{score.accuracy:.1%}", f"{low:.1%} – {high:.1%}",
+                      str(score.unparseable))
+    console = Console()
+    console.print(table)
+    if len(models) > 1:
+        console.print(f"{len(summary.disagreements)} questions where the models disagree")
+    console.print(f"per-question results: {out}\nsummary: {out.with_suffix('.summary.json')}")
+    return 0
