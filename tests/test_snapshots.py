@@ -114,3 +114,12 @@ def test_watch_view(snap_compare, pinned_demo, size):
             if app.screen._on_screen(p)))(pilot)
 
     assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_deployments(snap_compare, pinned_demo, size):
+    async def go(pilot):
+        await pilot.press("p")
+        await until(rows("#deployments", 1))(pilot)
+
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)

@@ -19,7 +19,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.datasets import DatasetsScreen
 from tui.screens.new_job import NewJobScreen
-from tui.screens.placeholder import DeploymentsScreen
+from tui.screens.deployments import DeploymentsScreen
 
 T = TypeVar("T")
 

@@ -1,0 +1,94 @@
+"""Deploy a fine-tuned model: which one, capacity, plan, and a confirmation that says it bills."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from core.errors import PlatformError
+from tui.screens.confirm import ConfirmScreen
+
+PLANS = [("lora — pay per token (LoRA-tuned models)", "lora"), ("compute units — bills per hour while running", "")]
+
+
+class DeployScreen(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="deploy-cancel", tooltip="Close without deploying")]
+
+    def __init__(self, model: str | None = None) -> None:
+        super().__init__()
+        self.model = model
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="deploy"):
+            yield Static("[b]Deploy a fine-tuned model[/]")
+            with Horizontal(classes="form-row"):
+                yield Label("model", classes="form-label")
+                yield Select([], id="deploy-model", prompt="loading succeeded jobs…", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("capacity", classes="form-label")
+                yield Input("1", id="deploy-capacity", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("plan", classes="form-label")
+                yield Select(PLANS, value="lora", allow_blank=False, id="deploy-plan", compact=True)
+            with Horizontal(classes="form-row"):
+                yield Label("suffix (≤ 8, optional)", classes="form-label")
+                yield Input("", id="deploy-suffix", compact=True)
+            yield Static("", id="deploy-status")
+            yield Button("Deploy…", id="deploy-go", variant="primary")
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="deploy-models", exit_on_error=False)
+    async def _load(self) -> None:
+        service = await self.app.service()
+        try:
+            rows = await self.app.call(service.job_rows())
+        except PlatformError as err:
+            self.query_one("#deploy-status", Static).update(f"[red]{err.human()}[/]")
+            return
+        outputs = [r.job.finetuned_output for r in rows if r.job.finetuned_output and r.job.status.value == "SUCCEEDED"]
+        select = self.query_one("#deploy-model", Select)
+        select.set_options([(name, name) for name in outputs])
+        if self.model in outputs:
+            select.value = self.model
+        elif outputs:
+            select.value = outputs[0]
+        else:
+            self.query_one("#deploy-status", Static).update("No succeeded job yet: nothing to deploy.")
+
+    @on(Button.Pressed, "#deploy-go")
+    def _go(self) -> None:
+        model = self.query_one("#deploy-model", Select).value
+        capacity = self.query_one("#deploy-capacity", Input).value.strip()
+        if model == Select.NULL:
+            self.query_one("#deploy-status", Static).update("[red]choose a model[/]")
+            return
+        if not capacity.isdigit() or not 0 < int(capacity) < 1000:
+            self.query_one("#deploy-status", Static).update("[red]capacity is a whole number from 1 to 999[/]")
+            return
+        plan = self.query_one("#deploy-plan", Select).value or None
+        suffix = self.query_one("#deploy-suffix", Input).value.strip() or None
+        billing = "It is billed per token of use." if plan == "lora" else \
+            f"It bills per hour for {capacity} unit(s) while it runs, used or not, until you delete it."
+        self.app.push_screen(ConfirmScreen(f"Deploy [b]{model}[/] with capacity {capacity}?\n{billing}", "Deploy",
+                                           danger=False),
+                             lambda yes: self._deploy(str(model), int(capacity), plan, suffix) if yes else None)
+
+    @work(exclusive=True, group="deploy", exit_on_error=False)
+    async def _deploy(self, model: str, capacity: int, plan: str | None, suffix: str | None) -> None:
+        service = await self.app.service()
+        self.query_one("#deploy-status", Static).update("deploying…")
+        try:
+            deployment = await self.app.call(service.platform.create_deployment(model, capacity, plan=plan,
+                                                                                suffix=suffix))
+        except PlatformError as err:
+            hint = " — deploy it again with a suffix" if err.status == 409 else ""
+            self.query_one("#deploy-status", Static).update(f"[red]{err.human()}{hint}[/]")
+            return
+        self.notify(f"deploying {deployment.deployed_model} ({deployment.status.value})")
+        self.dismiss(True)

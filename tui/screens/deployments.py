@@ -1,0 +1,175 @@
+"""Deployments: list, deploy a fine-tuned model, watch it come up, scale, delete, try it, evaluate it."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from core.errors import PlatformError
+from tui import format as fmt
+from tui.screens.base import BaseScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.prompt import PromptScreen
+
+SETTLING_REFRESH, IDLE_REFRESH = 3.0, 15.0
+
+
+class DeploymentsScreen(BaseScreen):
+    TITLE_TEXT = "Deployments"
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="dep-refresh", tooltip="Fetch the deployments now"),
+        Binding("a", "deploy", "Deploy", id="dep-deploy", tooltip="Deploy a succeeded job's fine-tuned model"),
+        Binding("s", "scale", "Scale", id="dep-scale", tooltip="Change the capacity of the selected deployment"),
+        Binding("delete,x", "undeploy", "Delete", id="dep-delete", tooltip="Delete (undeploy) the selected one"),
+        Binding("t", "try_it", "Try it", id="dep-try", tooltip="Chat with the selected model"),
+        Binding("e", "evaluate", "Evaluate", id="dep-eval", tooltip="Accuracy on a test split vs a base model"),
+        Binding("c", "copy", "Copy id", id="dep-copy", tooltip="Copy the deployed model id (OSC 52)"),
+    ]
+
+    class Refreshed(Message):
+        def __init__(self, deployments: list) -> None:
+            super().__init__()
+            self.deployments = deployments
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deployments: dict[str, object] = {}
+        self._timer = None
+
+    def compose_body(self) -> ComposeResult:
+        yield DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="dep-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#deployments", DataTable).add_columns(
+            "deployed model", "base model", "status", "capacity", "ready", "plan", "charge", "created", "updated")
+        self._refresh()
+
+    @work(exclusive=True, group="deployments", exit_on_error=False)
+    async def _refresh(self) -> None:
+        settling = False
+        try:
+            service = await self.app.service()
+            if self.app.scheduler is not None:
+                await self.app.scheduler.pace()
+            deployments = await self.app.call(service.platform.all_deployments())
+        except PlatformError:
+            deployments = None
+        if deployments is not None:
+            settling = any(d.status.settling for d in deployments)
+            self.post_message(self.Refreshed(deployments))
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(SETTLING_REFRESH if settling else IDLE_REFRESH, self._refresh)
+
+    @on(Refreshed)
+    def _show(self, message: Refreshed) -> None:
+        table = self.query_one("#deployments", DataTable)
+        current = self.selected()
+        self.deployments = {d.deployed_model: d for d in message.deployments}
+        table.clear()
+        for d in message.deployments:
+            table.add_row(d.deployed_model, d.base_model or "", fmt.status_text(d.status.value), str(d.capacity),
+                          str(d.ready_capacity), d.plan or "-", d.charge_type or "", fmt.ago(d.created_at),
+                          fmt.ago(d.updated_at), key=d.deployed_model)
+        if current is not None and current.deployed_model in self.deployments:
+            table.move_cursor(row=table.get_row_index(current.deployed_model))
+        if not message.deployments:
+            self.query_one("#dep-detail", Static).update("No deployment yet: a deploys a succeeded job's model.")
+
+    @on(DataTable.RowHighlighted, "#deployments")
+    def _detail(self, event: DataTable.RowHighlighted) -> None:
+        d = self.deployments.get(event.row_key.value) if event.row_key else None
+        if d is not None:
+            billing = "bills while it runs" if d.plan != "lora" else "billed per token of use"
+            self.query_one("#dep-detail", Static).update(
+                f"[b]{d.deployed_model}[/] · model {d.model_name} · base {d.base_model} · {d.status.value} · "
+                f"{d.ready_capacity}/{d.capacity} ready · plan {d.plan or 'compute units'} ({billing})")
+
+    def selected(self):
+        table = self.query_one("#deployments", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.deployments.get(key)
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self._refresh()
+
+    def action_copy(self) -> None:
+        d = self.selected()
+        if d is not None:
+            self.app.copy_to_clipboard(d.deployed_model)
+            self.notify(f"copied {d.deployed_model}")
+
+    def action_deploy(self, model: str | None = None) -> None:
+        from tui.screens.deploy_form import DeployScreen
+
+        self.app.push_screen(DeployScreen(model), lambda done: self._refresh() if done else None)
+
+    def action_scale(self) -> None:
+        d = self.selected()
+        if d is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            if not text.strip().isdigit():
+                self.notify("capacity is a whole number", severity="error")
+                return
+            self._scale(d.deployed_model, int(text))
+
+        self.app.push_screen(PromptScreen(f"New capacity for {d.deployed_model} (now {d.capacity})", str(d.capacity)),
+                             answered)
+
+    @work(group="dep-actions", exit_on_error=False)
+    async def _scale(self, name: str, capacity: int) -> None:
+        service = await self.app.service()
+        try:
+            await self.app.call(service.platform.scale_deployment(name, capacity))
+        except PlatformError as err:
+            self.notify(err.human(), severity="error", timeout=10)
+            return
+        self.notify(f"scaling {name} to {capacity}")
+        self._refresh()
+
+    def action_undeploy(self) -> None:
+        d = self.selected()
+        if d is None:
+            return
+        self.app.push_screen(ConfirmScreen(f"Delete the deployment [b]{d.deployed_model}[/]?\n"
+                                           "It stops serving (and billing); the fine-tuned model itself stays.",
+                                           "Delete"),
+                             lambda yes: self._undeploy(d.deployed_model) if yes else None)
+
+    @work(group="dep-actions", exit_on_error=False)
+    async def _undeploy(self, name: str) -> None:
+        service = await self.app.service()
+        try:
+            await self.app.call(service.platform.delete_deployment(name))
+        except PlatformError as err:
+            self.notify(err.human(), severity="error", timeout=10)
+            return
+        self.notify(f"deleting {name}")
+        self._refresh()
+
+    def action_try_it(self) -> None:
+        from tui.screens.chat import ChatScreen
+
+        d = self.selected()
+        self.app.push_screen(ChatScreen(d.deployed_model if d is not None else "qwen-plus"))
+
+    def action_evaluate(self) -> None:
+        from tui.screens.evaluate import EvaluateScreen
+
+        d = self.selected()
+        if d is None:
+            self.notify("select a deployment to evaluate", severity="warning")
+            return
+        self.app.push_screen(EvaluateScreen(d.deployed_model, d.base_model or "qwen-plus"))
