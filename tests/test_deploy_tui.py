@@ -115,3 +115,29 @@ async def test_evaluate_in_the_app(manual_demo, tmp_path):
         await wait_for(lambda: scores.row_count == 2, pilot, timeout=20)
         assert [str(scores.get_row_at(i)[1]) for i in range(2)] == ["12", "12"]
         assert (tmp_path / "MedQA_BaiLian" / "test.jsonl").exists()  # converted on the way, input untouched
+
+
+async def test_checkpoints_export_and_deploy_from_the_job_list(manual_demo):
+    app, server, clock = manual_demo
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.service()
+        table = app.screen.query_one("#jobs", DataTable)
+        await wait_for(lambda: table.row_count == 7, pilot)
+        succeeded = [i for i in range(table.row_count) if str(table.get_row_at(i)[4]) == "SUCCEEDED"]
+        table.move_cursor(row=succeeded[-1])
+        await pilot.press("k")
+        ckpts = app.screen.query_one("#ckpt-table", DataTable)
+        await wait_for(lambda: ckpts.row_count == 3, pilot)
+        await pilot.press("e")
+        await pilot.press("enter")
+        job_id = app.screen.job_id
+        await wait_for(lambda: any(j.exports for j in server.state.jobs.values()), pilot)
+        clock.advance(10)
+        await pilot.press("r")
+        await wait_for(lambda: "SUCCEEDED" in str(ckpts.get_row_at(0)[3]), pilot)
+        await pilot.press("a")
+        select = app.screen.query_one("#deploy-model", Select)
+        await wait_for(lambda: select.value == f"{job_id}-checkpoint-{str(ckpts.get_row_at(0)[1])}", pilot)
+        await pilot.click("#deploy-go")
+        await pilot.press("y")
+        await wait_for(lambda: len(server.state.deployments) == 2, pilot)

@@ -18,9 +18,10 @@ PLANS = [("lora — pay per token (LoRA-tuned models)", "lora"), ("compute units
 class DeployScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "dismiss(False)", "Cancel", id="deploy-cancel", tooltip="Close without deploying")]
 
-    def __init__(self, model: str | None = None) -> None:
+    def __init__(self, model: str | None = None, extra: list[str] | None = None) -> None:
         super().__init__()
         self.model = model
+        self.extra = extra or []  # deployable models that are not job outputs (exported checkpoints)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="deploy"):
@@ -51,7 +52,8 @@ class DeployScreen(ModalScreen[bool]):
         except PlatformError as err:
             self.query_one("#deploy-status", Static).update(f"[red]{err.human()}[/]")
             return
-        outputs = [r.job.finetuned_output for r in rows if r.job.finetuned_output and r.job.status.value == "SUCCEEDED"]
+        outputs = self.extra + [r.job.finetuned_output for r in rows
+                                if r.job.finetuned_output and r.job.status.value == "SUCCEEDED"]
         select = self.query_one("#deploy-model", Select)
         select.set_options([(name, name) for name in outputs])
         if self.model in outputs:

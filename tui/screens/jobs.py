@@ -41,6 +41,9 @@ class JobsScreen(BaseScreen):
         Binding("o", "sort", "Sort", id="jobs-sort", tooltip="Sort by created / status / model"),
         Binding("slash", "filter", "Filter", id="jobs-filter", tooltip="Show only jobs matching text"),
         Binding("c", "copy_model", "Copy model", id="jobs-copy", tooltip="Copy the fine-tuned model id (OSC 52)"),
+        Binding("D", "deploy", "Deploy", id="jobs-deploy", tooltip="Deploy the selected succeeded job's model"),
+        Binding("k", "checkpoints", "Checkpoints", id="jobs-checkpoints",
+                tooltip="The job's checkpoints: export one, deploy it"),
     ]
     REFRESH_SECONDS = 5.0
 
@@ -213,6 +216,22 @@ class JobsScreen(BaseScreen):
         if job is not None and job.finetuned_output:
             self.app.copy_to_clipboard(job.finetuned_output)
             self.notify(f"copied {job.finetuned_output}")
+
+    def action_deploy(self) -> None:
+        job = self.selected()
+        if job is None or job.status.value != "SUCCEEDED" or not job.finetuned_output:
+            self.notify("only a succeeded job's model can be deployed", severity="warning")
+            return
+        from tui.screens.deploy_form import DeployScreen
+
+        self.app.push_screen(DeployScreen(job.finetuned_output))
+
+    def action_checkpoints(self) -> None:
+        job = self.selected()
+        if job is not None:
+            from tui.screens.checkpoints import CheckpointsScreen
+
+            self.app.push_screen(CheckpointsScreen(job.job_id))
 
     def action_cancel_job(self) -> None:
         job = self.selected()

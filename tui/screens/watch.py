@@ -24,6 +24,7 @@ class WatchScreen(BaseScreen):
         Binding("x", "cancel_job", "Cancel", id="watch-cancel", tooltip="Cancel the focused job"),
         Binding("u", "unwatch", "Unwatch", id="watch-unwatch", tooltip="Stop watching the focused job"),
         Binding("c", "copy_model", "Copy model", id="watch-copy", tooltip="Copy the fine-tuned model id (OSC 52)"),
+        Binding("D", "deploy", "Deploy", id="watch-deploy", tooltip="Deploy the focused job's fine-tuned model"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -119,6 +120,16 @@ class WatchScreen(BaseScreen):
         if panel is not None and panel.watched and panel.watched.job and panel.watched.job.finetuned_output:
             self.app.copy_to_clipboard(panel.watched.job.finetuned_output)
             self.notify(f"copied {panel.watched.job.finetuned_output}")
+
+    def action_deploy(self) -> None:
+        panel = self._focused()
+        job = panel.watched.job if panel is not None and panel.watched else None
+        if job is None or not job.finetuned_output:
+            self.notify("only a succeeded job's model can be deployed", severity="warning")
+            return
+        from tui.screens.deploy_form import DeployScreen
+
+        self.app.push_screen(DeployScreen(job.finetuned_output))
 
     def action_cancel_job(self) -> None:
         panel = self._focused()

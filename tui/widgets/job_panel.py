@@ -37,6 +37,7 @@ class JobPanel(Vertical):
             status.append(f"  {metrics.consumed_tokens:,} tokens")
         if job and job.finetuned_output:
             status.append(f"\n→ {job.finetuned_output}", style="bold green")
+            status.append("  (c copies · D deploys)", style="dim")
         if job and job.message and job.status.value == "FAILED":
             status.append(f"\n{job.message}", style="red")
         if metrics.eval_loss_rising:

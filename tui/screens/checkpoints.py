@@ -1,0 +1,106 @@
+"""A job's checkpoints with their metrics: export one as a model, deploy an exported one."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from core.errors import PlatformError
+from tui.screens.prompt import PromptScreen
+
+
+class CheckpointsScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="ckpt-close", tooltip="Close"),
+        Binding("e", "export", "Export", id="ckpt-export", tooltip="Publish the checkpoint as a model"),
+        Binding("a", "deploy", "Deploy", id="ckpt-deploy", tooltip="Deploy the exported checkpoint"),
+        Binding("r", "refresh", "Refresh", id="ckpt-refresh", tooltip="Fetch the list again"),
+    ]
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.checkpoints: dict = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="checkpoints"):
+            yield Static(f"[b]Checkpoints of {self.job_id}[/] — e exports, a deploys an exported one",
+                         id="ckpt-title")
+            yield DataTable(id="ckpt-table", cursor_type="row")
+            yield Static("", id="ckpt-status")
+
+    def on_mount(self) -> None:
+        self.query_one("#ckpt-table", DataTable).add_columns("checkpoint", "step", "saved", "status", "model",
+                                                             "train loss", "eval loss")
+        self._load()
+
+    def _metrics(self) -> dict[int, tuple[float | None, float | None]]:
+        scheduler = self.app.scheduler
+        watched = scheduler.jobs.get(self.job_id) if scheduler else None
+        if watched is None:
+            return {}
+        metrics = watched.tail.metrics
+        loss = {int(p.step): p.value for p in metrics.loss}
+        evals = {int(p.step): p.value for p in metrics.eval_loss}
+        return {step: (loss.get(step), evals.get(step)) for step in set(loss) | set(evals)}
+
+    @work(exclusive=True, group="ckpt", exit_on_error=False)
+    async def _load(self) -> None:
+        service = await self.app.service()
+        status = self.query_one("#ckpt-status", Static)
+        try:
+            checkpoints = await self.app.call(service.platform.list_checkpoints(self.job_id))
+        except PlatformError as err:
+            status.update(f"[red]{err.human()}[/]")
+            return
+        metrics = self._metrics()
+        table = self.query_one("#ckpt-table", DataTable)
+        table.clear()
+        self.checkpoints = {c.checkpoint: c for c in checkpoints}
+        for c in checkpoints:
+            loss, evaluation = metrics.get(c.step or -1, (None, None))
+            table.add_row(c.checkpoint, str(c.step or ""), c.created_at.strftime("%m-%d %H:%M") if c.created_at else "",
+                          c.status, c.model_name or "", f"{loss:.4f}" if loss is not None else "",
+                          f"{evaluation:.4f}" if evaluation is not None else "", key=c.checkpoint)
+        status.update("" if checkpoints else "No checkpoint saved yet (sft and efficient_sft save them).")
+
+    def _selected(self):
+        table = self.query_one("#ckpt-table", DataTable)
+        if not table.row_count:
+            return None
+        return self.checkpoints.get(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_refresh(self) -> None:
+        self._load()
+
+    def action_export(self) -> None:
+        checkpoint = self._selected()
+        if checkpoint is None:
+            return
+        self.app.push_screen(PromptScreen(f"Model name for {checkpoint.checkpoint}",
+                                          f"{self.job_id}-{checkpoint.checkpoint}"),
+                             lambda name: self._export(checkpoint.checkpoint, name) if name else None)
+
+    @work(group="ckpt-export", exit_on_error=False)
+    async def _export(self, checkpoint: str, name: str) -> None:
+        service = await self.app.service()
+        try:
+            await self.app.call(service.platform.export_checkpoint(self.job_id, checkpoint, name))
+        except PlatformError as err:
+            self.notify(err.human(), severity="error", timeout=10)
+            return
+        self.notify(f"exporting {checkpoint} as {name}")
+        self._load()
+
+    def action_deploy(self) -> None:
+        checkpoint = self._selected()
+        if checkpoint is None or not checkpoint.model_name or checkpoint.status != "SUCCEEDED":
+            self.notify("export the checkpoint first and wait until it is SUCCEEDED", severity="warning")
+            return
+        from tui.screens.deploy_form import DeployScreen
+
+        self.app.push_screen(DeployScreen(checkpoint.model_name, extra=[checkpoint.model_name]))
