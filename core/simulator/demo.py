@@ -67,9 +67,9 @@ def seed(state: SimState, root: Path | None = None) -> None:
     create("qwen3-8b", [f_bad.file_id])
     clock.advance(600)
     canceled = create("qwen3-14b", [f_train.file_id], "efficient_sft", learning_rate=1e-4, lora_rank=64)
-    clock.advance(30)
+    clock.advance(10)  # mid-training, whatever the demo's epoch length
     state.cancel_job(canceled)
-    clock.advance(600)
+    clock.advance(620)
     state.create_deployment({"model_name": state.job(done).finetuned_output, "capacity": 1, "plan": "lora"})
     clock.advance(1200)
     create("qwen2.5-7b-instruct", [f_train.file_id], n_epochs=2)
@@ -85,10 +85,15 @@ def seed(state: SimState, root: Path | None = None) -> None:
 
 
 def start_demo(speed: float = 1.0, port: int = 0):
-    """A seeded simulator serving on loopback, for ``bailian-tui --demo``. Returns the running server."""
+    """A seeded simulator serving on loopback, for ``bailian-tui --demo``. Returns the running server.
+
+    Its clock keeps wall time (so "created 5 s ago" is true) but epochs last 6 s: a new job trains in
+    well under a minute once the demo's queue ahead of it has drained (about a minute and a half).
+    """
     from core.simulator.clock import SimClock
     from core.simulator.server import SimServer
+    from core.simulator.state import SimConfig
 
-    state = SimState(SimClock(speed=speed), api_key=DEMO_KEY)
+    state = SimState(SimClock(speed=speed), SimConfig(epoch_seconds=6.0), api_key=DEMO_KEY)
     seed(state)
     return SimServer(state, port=port).start()
