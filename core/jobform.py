@@ -106,6 +106,19 @@ def check(model: str, training_type: str, hp: dict[str, Any], *, train_samples: 
                 problems.append(Problem("batch_size", f"{training} training samples after the validation split "
                                                       f"must be more than batch_size {batch}; the platform fails "
                                                       "such jobs minutes after they start"))
+    if hp.get("data_augmentation") is True:
+        types = [t for t in str(hp.get("augmentation_types", "")).split(",") if t.strip()]
+        ratios = [r for r in str(hp.get("augmentation_ratio", "")).split(",") if r.strip()]
+        if not types:
+            problems.append(Problem("augmentation_types", "mixed training needs at least one type"))
+        if len(ratios) != len(types):
+            problems.append(Problem("augmentation_ratio", "give one ratio per augmentation type"))
+        for ratio in ratios:
+            try:
+                if not 0.0 <= float(ratio) <= 2.0:
+                    raise ValueError
+            except ValueError:
+                problems.append(Problem("augmentation_ratio", f"{ratio.strip()} is not between 0.0 and 2.0"))
     if hp.get("save_strategy") == "steps" and isinstance(hp.get("save_steps"), int) \
             and isinstance(hp.get("eval_steps"), int) and hp["save_steps"] % hp["eval_steps"]:
         problems.append(Problem("save_steps", "make it a multiple of eval_steps", blocking=False))

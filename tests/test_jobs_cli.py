@@ -106,3 +106,13 @@ def test_eval_command(sim_env, tmp_path):
     assert "accuracy" in human.stdout and "95% CI" in human.stdout
     bad = cli(sim_env, "eval", DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl", "--model", "qwen3-8b")
     assert bad.returncode == 2 and "convert the split first" in bad.stderr
+
+
+def test_mixed_training_checks():
+    base = {"n_epochs": 1, "batch_size": 8}
+    assert not jobform.check("qwen3-8b", "sft", {**base, "data_augmentation": False})
+    problems = jobform.check("qwen3-8b", "sft", {**base, "data_augmentation": True, "augmentation_types": "mix_v2",
+                                                 "augmentation_ratio": "3.0"})
+    assert [p.field for p in problems] == ["augmentation_ratio"]
+    assert {p.field for p in jobform.check("qwen3-8b", "dpo_full", {"data_augmentation": True})} >= {
+        "data_augmentation"}

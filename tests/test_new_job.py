@@ -103,3 +103,24 @@ async def test_invalid_value_blocks_and_submit_creates_exactly_one_job(form_app,
         newest = max(server.state.jobs.values(), key=lambda j: j.created)
         assert newest.job_id in app.scheduler.jobs and newest.hyper_parameters["batch_size"] == 8
         assert service.store.pref("new-job")["qwen3-8b/sft"]["batch_size"] == 8
+
+
+async def test_upload_on_the_spot_selects_the_new_file(form_app, tmp_path):
+    app, server = form_app
+    from core.data.convert import convert_file
+
+    converted = tmp_path / "spot.jsonl"
+    convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_form(app, pilot)
+        await pilot.press("ctrl+u")
+        app.screen.query_one("#prompt-input", Input).value = str(converted)
+        await pilot.press("enter")
+        await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)
+        await pilot.press("y")
+        await wait_for(lambda: getattr(app.screen, "state", "") == "done", pilot)
+        await pilot.press("escape")
+        form = app.screen
+        await wait_for(lambda: len(form.files) == 4 and form.query_one("#job-train", Select).value != Select.NULL,
+                       pilot)
+        assert server.state.files[str(form.query_one("#job-train", Select).value)].name == "spot.jsonl"

@@ -30,6 +30,8 @@ class NewJobScreen(BaseScreen):
         Binding("ctrl+s", "submit", "Create", id="job-submit", tooltip="Check, show the cost, confirm, create"),
         Binding("ctrl+t", "toggle_preview", "Preview", id="job-preview",
                 tooltip="Show the request body and the equivalent dashscope command"),
+        Binding("ctrl+u", "upload", "Upload file", id="job-upload",
+                tooltip="Upload a local Bailian file now (validated, deduplicated) and use it"),
     ]
 
     def __init__(self) -> None:
@@ -121,13 +123,20 @@ class NewJobScreen(BaseScreen):
         self.call_after_refresh(self._check)
 
     def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
+        from core.hyperparams import PARAMS_BY_NAME
+
         values, problems = {}, []
         for box in self.query("Input.hp").results(Input):
             name = box.id.removeprefix("hp-")
+            if not box.value.strip() and PARAMS_BY_NAME[name].default == "":
+                continue  # an optional text field left empty is simply not sent
             try:
                 values[name] = jobform.coerce(name, box.value)
             except ValueError as err:
                 problems.append(jobform.Problem(name, str(err)))
+        if not values.get("data_augmentation"):  # mixed training off: none of its keys go out
+            for name in ("data_augmentation", "augmentation_types", "augmentation_ratio"):
+                values.pop(name, None)
         return values, problems
 
     def _fill(self, values: dict) -> None:
@@ -168,7 +177,31 @@ class NewJobScreen(BaseScreen):
         options = [(f"{f.name} · {f.file_id}", f.file_id) for f in self.files]
         self.query_one("#job-train", Select).set_options(options)
         self.query_one("#job-valid", Select).set_options(options)
+        wanted = getattr(self, "_select_after_load", None)
+        if wanted in {f.file_id for f in self.files}:
+            self.query_one("#job-train", Select).value = wanted
+            self._select_after_load = None
         self._build_params()
+
+    def action_upload(self) -> None:
+        from tui.screens.prompt import PromptScreen
+        from tui.screens.upload import UploadScreen
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            local = Path(path).expanduser()
+            if not local.is_file():
+                self.notify(f"{local}: no such file", severity="error")
+                return
+            self.app.push_screen(UploadScreen(local, int(self.app.settings.get("validation.max_length"))),
+                                 lambda file_id: self._uploaded(file_id) if file_id else None)
+
+        self.app.push_screen(PromptScreen("Local Bailian JSONL to upload", "", "path/to/train.jsonl"), chosen)
+
+    def _uploaded(self, file_id: str) -> None:
+        self._select_after_load = file_id
+        self._load_files()
 
     @on(Select.Changed, "#job-train")
     def _training_file(self, event: Select.Changed) -> None:
