@@ -69,3 +69,21 @@ def write_chatml(path: Path, n: int = 40, prefix: str = "q") -> Path:
 @pytest.fixture
 def chatml(tmp_path) -> Path:
     return write_chatml(tmp_path / "train.jsonl")
+
+
+@pytest.fixture
+def manual_demo(tmp_path):
+    """The app on a seeded demo simulator whose clock moves only when a test says so: (app, server, clock)."""
+    from core import config
+    from core.simulator.demo import DEMO_KEY, seed
+    from tui.app import BailianApp
+    from tui.headless import point_at_demo
+
+    clock = SimClock(manual=True)
+    state = SimState(clock, api_key=DEMO_KEY)
+    seed(state)
+    server = SimServer(state).start()
+    settings = config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "BAILIAN_TUI_STATE_DIR": str(tmp_path)})
+    point_at_demo(settings, server)
+    yield BailianApp(settings), server, clock
+    server.stop()

@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import DataTable, Input, Select
 
-from core import config
-from core.simulator import SimClock, SimServer, SimState
-from core.simulator.demo import DEMO_KEY, seed
 from tests.test_app_demo import wait_for
-from tui.app import BailianApp
-from tui.headless import point_at_demo
-
-
-@pytest.fixture
-def manual_demo(tmp_path):
-    clock = SimClock(manual=True)
-    state = SimState(clock, api_key=DEMO_KEY)
-    seed(state)
-    server = SimServer(state).start()
-    settings = config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "c"), "BAILIAN_TUI_STATE_DIR": str(tmp_path),
-                                "BAILIAN_TUI_DATASETS": ""})
-    point_at_demo(settings, server)
-    yield BailianApp(settings), server, clock
-    server.stop()
 
 
 def status_of(table: DataTable, key: str) -> str:

@@ -5,25 +5,15 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Select
 
-from core import config
 from core.hyperparams import PARAMS, defaults_for
-from core.simulator import SimClock, SimServer, SimState
-from core.simulator.demo import DEMO_KEY, seed
 from tests.conftest import DATASETS
 from tests.test_app_demo import wait_for
-from tui.app import BailianApp
-from tui.headless import point_at_demo
 
 
 @pytest.fixture
-def form_app(tmp_path):
-    state = SimState(SimClock(manual=True), api_key=DEMO_KEY)
-    seed(state)
-    server = SimServer(state).start()
-    settings = config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "c"), "BAILIAN_TUI_STATE_DIR": str(tmp_path)})
-    point_at_demo(settings, server)
-    yield BailianApp(settings), server
-    server.stop()
+def form_app(manual_demo):
+    app, server, _ = manual_demo
+    return app, server
 
 
 def problems_text(app) -> str:

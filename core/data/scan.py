@@ -21,7 +21,7 @@ from typing import Callable
 import orjson
 
 from core.data import tokens
-from core.data.readers import Item, Problem, check_path, file_kind, read_items
+from core.data.readers import Problem, check_path, file_kind, read_items
 from core.data.validate import (ERROR, INFO, MAX_FILE_BYTES, RECOMMENDED_MIN_SAMPLES, WARNING, Finding,
                                 check_record, quick_ok, record_kind)
 
