@@ -12,7 +12,6 @@ from typing import Any
 
 TRAINING_TYPES = ("sft", "efficient_sft", "dpo_full", "dpo_lora", "cpt")
 LORA_TYPES = frozenset({"efficient_sft", "dpo_lora"})
-DPO_TYPES = frozenset({"dpo_full", "dpo_lora"})
 
 _ALL = frozenset(TRAINING_TYPES)
 _NO_CPT = frozenset({"sft", "efficient_sft", "dpo_full", "dpo_lora"})
@@ -68,12 +67,6 @@ def is_vl(model: str) -> bool:
     return "-vl-" in model
 
 
-def is_thinking_family(model: str) -> bool:
-    return model.startswith(("qwen3-", "qwen3.")) and "instruct" not in model
-
-
-def supported_types(model: str) -> frozenset[str]:
-    return SUPPORT_MATRIX.get(model, frozenset())
 
 
 @dataclass(frozen=True)

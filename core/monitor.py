@@ -222,7 +222,7 @@ class Scheduler:
             self.on_update(Update(watched, new_lines, False, False))
         watched.due = float("inf") if job.status.finished else self.clock() + INTERVALS.get(job.status, 10.0)
 
-    async def run(self, sleep: Callable[[float], asyncio.Future] | None = None) -> None:
+    async def run(self) -> None:
         """Forever: tick, then wait (or until something is newly watched)."""
         while True:
             delay = await self.tick()

@@ -47,13 +47,11 @@ class RetryPolicy:
 
 @dataclass
 class CallStats:
-    """What the facade did on the wire; read by benchmarks and the connection indicator."""
+    """What the facade did on the wire (tests and benchmarks read it)."""
 
     requests: int = 0
     retries: int = 0
     reconciled: int = 0
-    last_error: PlatformError | None = None
-    throttled_until: float = 0.0
 
 
 @dataclass
@@ -131,7 +129,6 @@ class Platform:
             response = await self._client.transport.request(method, path, sdk_module=module, **kwargs)
         except (DashScopeError, httpx.HTTPError) as exc:
             err = PlatformError(f"no response from DashScope ({exc.__class__.__name__}: {exc})", operation=op)
-            self.stats.last_error = err
             raise err from None
         body = _json_body(response)
         request_id = body.get("request_id") or response.headers.get("x-request-id")
@@ -141,9 +138,7 @@ class Platform:
             err = PlatformError(str(message), status=response.status_code, code=code or None,
                                 request_id=request_id, operation=op)
             err.retry_after = _retry_after(response.headers)  # type: ignore[attr-defined]
-            self.stats.last_error = err
             raise err
-        self.stats.last_error = None
         return body
 
     async def _read(self, method: str, path: str, op: str, module: str = _FT, **kwargs: Any) -> dict:
@@ -203,6 +198,8 @@ class Platform:
         path = Path(path)
         size = path.stat().st_size
         since = datetime.now()
+        # Listed newest first: a file the attempt creates is on the first page, and was not there before.
+        before = {f.file_id for f in (await self.list_files(1, 100)).items}
 
         async def send() -> RemoteFile:
             with open(path, "rb") as raw:
@@ -223,8 +220,8 @@ class Platform:
                                         "gmt_create": since.strftime("%Y-%m-%d %H:%M:%S")})
 
         async def find() -> RemoteFile | None:
-            for f in (await self.list_files(1, 50)).items:
-                if f.name == path.name and f.size == size:
+            for f in (await self.list_files(1, 100)).items:
+                if f.name == path.name and f.size == size and f.file_id not in before:
                     return f
             return None
 

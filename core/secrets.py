@@ -6,8 +6,6 @@ message, whatever produced that text (an SDK exception may echo a header or a UR
 
 from __future__ import annotations
 
-import logging
-
 _known: set[str] = set()
 
 
@@ -31,15 +29,3 @@ def redact(text: str) -> str:
         if key in text:
             text = text.replace(key, mask(key))
     return text
-
-
-class RedactingFilter(logging.Filter):
-    """Scrubs known keys from log records; installed on every handler the app configures."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if _known:
-            record.msg = redact(str(record.msg))
-            if record.args:
-                args = record.args if isinstance(record.args, tuple) else (record.args,)
-                record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
-        return True

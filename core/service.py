@@ -7,6 +7,7 @@ completed with its id after; the job list is merged with where each job's data c
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +37,9 @@ class Service:
     def __init__(self, platform: Platform, store: Store) -> None:
         self.platform, self.store = platform, store
 
-    async def existing_upload(self, path: str | Path) -> RemoteFile | None:
+    async def existing_upload(self, path: str | Path, digest: str | None = None) -> RemoteFile | None:
         """The remote file already holding these exact bytes, if the server still has it."""
-        digest = sha256_of(path)
+        digest = digest or await asyncio.to_thread(sha256_of, path)  # 300 MB take ~1 s: not on the event loop
         for upload in self.store.uploads_of(digest):
             try:
                 return await self.platform.get_file(upload.file_id)
@@ -52,9 +53,9 @@ class Service:
     async def upload(self, path: str | Path, *, force: bool = False, description: str | None = None,
                      on_progress: ProgressCallback | None = None) -> UploadResult:
         path = Path(path)
-        digest = sha256_of(path)
+        digest = await asyncio.to_thread(sha256_of, path)
         if not force:
-            existing = await self.existing_upload(path)
+            existing = await self.existing_upload(path, digest)
             if existing is not None:
                 return UploadResult(existing, True, digest)
         remote = await self.platform.upload_file(path, description=description, on_progress=on_progress)

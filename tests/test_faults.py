@@ -97,3 +97,12 @@ async def test_sdk_transport_retries_are_off(sim, platform, chatml):
             await single.create_job(JobRequest(model="qwen3-8b", training_file_ids=[remote.file_id]))
     # one POST, then one list to look for what it may have created
     assert sim.state.requests - before == 2
+
+
+async def test_reconciled_upload_is_never_an_older_namesake(sim, platform, chatml, tmp_path):
+    """An identical name and size uploaded earlier must not be mistaken for what a dropped attempt made."""
+    older = await platform.upload_file(chatml)
+    sim.state.config.drop_after_write = 1
+    sim.state.config.rate_500 = 0.0
+    newer = await platform.upload_file(chatml)
+    assert newer.file_id != older.file_id and len(sim.state.files) == 2

@@ -55,3 +55,26 @@ def test_preview_runs_the_pipeline_on_one_record():
     assert wrong.converted is None and wrong.findings[0].code == "convert"
     assert not preview(Problem(3, "invalid JSON"), converter).ok
     assert preview(Item(1, items[0].record), converter).ok
+
+
+def test_flagged_stats_and_describe_run_the_preview_pipeline(tmp_path):
+    from core.data.converters.chat import ChatOptions
+    from core.data.preview import converted_stats, flagged
+
+    lines = (SHARED / "MedQA/questions/Mainland/4_options/test.jsonl").read_text(encoding="utf-8").splitlines()[:20]
+    lines[3] = lines[3].replace('"answer_idx": "', '"answer_idx": "Z')
+    lines[7] = "{broken"
+    path = tmp_path / "m.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert RecordSource(path).describe() == (20, "medqa")
+    source = RecordSource(path)
+    source.build()
+    medqa = converters.get("medqa")
+    assert flagged(source, medqa, ChatOptions(), 8192) == [3, 7]
+    from core.data import tokens
+
+    long = {i for i in range(20) if i not in (3, 7) and tokens.count(medqa.convert(source.get(i).record)) > 100}
+    assert 0 < len(long) < 18
+    assert flagged(source, medqa, ChatOptions(), 100) == sorted(long | {3, 7})
+    stats = converted_stats(source, medqa, ChatOptions(), 8192)
+    assert stats.samples == 18 and stats.roles == {"system": 18, "user": 18, "assistant": 18}

@@ -127,6 +127,15 @@ class BailianApp(App):
         self.scheduler.watch(job_id)
         self.current_service.store.watch(job_id)
 
+    def deploy_job(self, job) -> None:
+        """Offer to deploy a job's fine-tuned model (from the job list or the watch view)."""
+        if job is None or job.status.value != "SUCCEEDED" or not job.finetuned_output:
+            self.notify("only a succeeded job's model can be deployed", severity="warning")
+            return
+        from tui.screens.deploy_form import DeployScreen
+
+        self.push_screen(DeployScreen(job.finetuned_output))
+
     def unwatch_job(self, job_id: str) -> None:
         self.scheduler.unwatch(job_id)
         self.current_service.store.unwatch(job_id)

@@ -236,8 +236,8 @@ def convert_file(source: str | Path, destination: str | Path, *, format: str | N
                     continue
                 _convert_one(converter, options, item.line, item.record, None, max_length, chunk, writer.write)
                 if index % 2048 == 0:
-                    if progress:
-                        progress(min(_position(item, total), total), total)
+                    if progress and item.end:  # JSONL knows its byte offset; other readers report at the end
+                        progress(item.end, total)
                     if cancelled():
                         report.cancelled = True
                         break
@@ -325,10 +325,6 @@ def _convert_parallel(source: Path, total: int, fmt: str, options, max_length: i
                     break
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _position(item: Item, total: int) -> int:
-    return item.end or total // 2  # JSONL knows its byte offset; other readers only that work goes on
 
 
 def default_output(source: Path, root: Path | None = None) -> Path:

@@ -15,7 +15,7 @@ from array import array
 from itertools import accumulate, count
 from operator import add
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import orjson
 
@@ -35,7 +35,6 @@ class RecordSource:
         self._items: list[Item | Problem] = []
         self.done = False
         self.cancelled = False
-        self.scanned = 0  # bytes indexed so far, for progress
 
     # -- building ------------------------------------------------------------------------------------
 
@@ -68,13 +67,29 @@ class RecordSource:
                 base += len(chunk)
                 with self._lock:
                     self._offsets.extend(found)
-                    self.scanned = base
                 if on_progress:
                     on_progress(base, self.size)
                 time.sleep(0)  # let the UI thread in
             with self._lock:
                 if self._offsets[-1] != self.size:  # a last line without a newline
                     self._offsets.append(self.size)
+
+    def describe(self) -> tuple[int, str | None]:
+        """(records, detected converter name) without keeping the file: for a quick look from the tree.
+
+        JSONL lines are counted in 1 MB reads and only the first 50 are parsed; other formats are read whole.
+        """
+        from core.data.preview import detect
+
+        if self.kind == "jsonl":
+            with open(self.path, "rb") as handle:
+                count = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+            self.build_head(50)
+        else:
+            self.build()
+            count = len(self)
+        found = detect([self.get(i) for i in range(min(50, len(self)))])
+        return count, found.name if found else None
 
     def build_head(self, lines: int) -> None:
         """Index only the first ``lines`` lines (a quick look at a file; JSONL only)."""
@@ -173,6 +188,3 @@ class RecordSource:
                 position += CHUNK
         return None
 
-    def records(self) -> list[Any]:
-        """Every parsed record (small files only: the browser's stats on non-JSONL sources)."""
-        return [self.get(i) for i in range(len(self))]

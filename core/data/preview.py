@@ -63,3 +63,65 @@ def preview(item: Item | Problem, converter: converters.Converter | None, option
                                        f"{result.total_tokens} tokens > max_length {max_length}: dropped silently",
                                        "raise max_length or shorten the sample"))
     return result
+
+
+def flagged(source, converter: converters.Converter | None, options: ChatOptions, max_length: int,
+            cancelled=lambda: False) -> list[int]:
+    """Indices of the records whose conversion or validation finds something (the preview's pipeline,
+    with the byte bound standing in for a token count wherever it proves a sample short enough)."""
+    import orjson
+
+    result = []
+    for index in range(len(source)):
+        if cancelled():
+            break
+        item = source.get(index)
+        if isinstance(item, Problem) or converter is None:
+            result.append(index)
+            continue
+        try:
+            record = converter.convert(item.record, options)
+        except RecordError:
+            result.append(index)
+            continue
+        if check_record(record, item.line, converter.kind) or (
+                not tokens.line_bound_holds(orjson.dumps(record), max_length) and tokens.count(record) > max_length):
+            result.append(index)
+    return result
+
+
+def converted_stats(source, converter: converters.Converter, options: ChatOptions, max_length: int):
+    """Exact token statistics of a file as it will be after conversion (records that fail are left out)."""
+    from array import array
+
+    import orjson
+
+    from core.data.scan import Scan, line_hash, stats_of
+
+    scan = Scan(str(source.path), max_length=max_length)
+    seen: set[int] = set()
+    texts: list[str] = []
+    counts = array("I")
+    for index in range(len(source)):
+        item = source.get(index)
+        if not isinstance(item, Item):
+            continue
+        try:
+            record = converter.convert(item.record, options)
+        except RecordError:
+            continue
+        scan.samples += 1
+        digest = line_hash(orjson.dumps(record))
+        if digest in seen:
+            scan.duplicates.append((item.line, 0))
+        seen.add(digest)
+        for message in record.get("messages") or []:
+            scan.roles[str(message.get("role"))] += 1
+        texts.append(tokens.chatml(record))
+        if len(texts) == 512:
+            counts.extend(tokens.count_texts(texts, threads=2))
+            texts.clear()
+    counts.extend(tokens.count_texts(texts, threads=2))
+    scan.token_counts = counts
+    scan.too_long = [(0, n) for n in counts if n > max_length]
+    return stats_of(scan)

@@ -8,7 +8,7 @@ UTF-8 bytes, so :func:`byte_bound` proves most samples short without tokenising 
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from typing import Any
 
 _lock = threading.Lock()
 _encoding = None
@@ -118,14 +118,3 @@ def per_message(record: Any) -> list[int]:
         if isinstance(record.get(key), dict):
             messages.append(record[key])
     return count_texts([f"<|im_start|>{m.get('role')}\n{_texts(m.get('content'))}<|im_end|>\n" for m in messages])
-
-
-def under_limit(texts: Iterable[str], max_length: int) -> list[int | None]:
-    """None where the byte bound already proves a text fits; the exact count elsewhere."""
-    texts = list(texts)
-    need = [i for i, t in enumerate(texts) if byte_bound(t) > max_length]
-    result: list[int | None] = [None] * len(texts)
-    if need:
-        for index, value in zip(need, count_texts([texts[i] for i in need])):
-            result[index] = value
-    return result

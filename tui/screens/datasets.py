@@ -103,27 +103,15 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="peek", exit_on_error=False)
     def _describe(self, path: Path) -> None:
-        """Format, size and record count of the highlighted file, counted off the UI thread."""
-        from core.data.readers import file_kind
-
         try:
-            kind = file_kind(path)
-            size = path.stat().st_size
             source = RecordSource(path)
-            if kind == "jsonl":
-                with open(path, "rb") as handle:
-                    count = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-                sample = source
-                sample.build_head(50)
-            else:
-                source.build()
-                count, sample = len(source), source
-            detected = detect([sample.get(i) for i in range(min(50, len(sample)))])
+            count, fmt = source.describe()
         except (DataFileError, OSError) as err:
             text = f"{path.name}: {err}"
         else:
-            fmt = f"{detected.name} → {detected.kind}" if detected else "unknown format"
-            text = f"{path.name}\n{kind} · {size_text(size)} · {count:,} records · {fmt}"
+            kind = converters.get(fmt).kind if fmt else ""
+            shown = f"{fmt} → {kind}" if fmt else "unknown format"
+            text = f"{path.name}\n{source.kind} · {size_text(source.size)} · {count:,} records · {shown}"
         self.app.call_from_thread(self.query_one("#peek", Static).update, text)
 
     @on(DirectoryTree.FileSelected)
@@ -306,33 +294,10 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="flagged", exit_on_error=False)
     def _find_flagged(self, source: RecordSource, converter, options, max_length: int) -> None:
-        """The records whose conversion or validation finds something (the same pipeline as the preview)."""
-        from core.data.errors import RecordError
-        from core.data.readers import Problem
-        from core.data.validate import check_record
+        from core.data.preview import flagged
 
-        flagged = []
-        for index in range(len(source)):
-            item = source.get(index)
-            if isinstance(item, Problem) or converter is None:
-                flagged.append(index)
-                continue
-            try:
-                record = converter.convert(item.record, options)
-            except RecordError:
-                flagged.append(index)
-                continue
-            if check_record(record, item.line, converter.kind):
-                flagged.append(index)
-                continue
-            import orjson
-
-            from core.data import tokens
-
-            line = orjson.dumps(record)
-            if not tokens.line_bound_holds(line, max_length) and tokens.count(record) > max_length:
-                flagged.append(index)
-        self.app.call_from_thread(self._flagged, source, flagged)
+        found = flagged(source, converter, options, max_length, cancelled=lambda: source is not self.source)
+        self.app.call_from_thread(self._flagged, source, found)
 
     def _flagged(self, source: RecordSource, flagged: list[int]) -> None:
         if source is not self.source:
@@ -360,42 +325,10 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def _stats(self, source: RecordSource, converter, options, max_length: int) -> None:
-        from array import array
+        from core.data.preview import converted_stats
 
-        from core.data import tokens
-        from core.data.errors import RecordError
-        from core.data.readers import Item
-        from core.data.scan import Scan, line_hash, stats_of
-
-        import orjson
-
-        scan = Scan(str(source.path), max_length=max_length)
-        seen: set[int] = set()
-        texts: list[str] = []
-        counts = array("I")
-        for index in range(len(source)):
-            item = source.get(index)
-            if not isinstance(item, Item):
-                continue
-            try:
-                record = converter.convert(item.record, options)
-            except RecordError:
-                continue
-            scan.samples += 1
-            digest = line_hash(orjson.dumps(record))
-            if digest in seen:
-                scan.duplicates.append((item.line, 0))
-            seen.add(digest)
-            for message in record.get("messages") or []:
-                scan.roles[str(message.get("role"))] += 1
-            texts.append(tokens.chatml(record))
-            if len(texts) == 512:
-                counts.extend(tokens.count_texts(texts, threads=2))
-                texts.clear()
-        counts.extend(tokens.count_texts(texts, threads=2))
-        scan.token_counts = counts
-        scan.too_long = [(0, n) for n in counts if n > max_length]
-        self.app.call_from_thread(self.query_one("#histogram", Histogram).show, stats_of(scan))
+        stats = converted_stats(source, converter, options, max_length)
+        self.app.call_from_thread(self.query_one("#histogram", Histogram).show, stats)
 
     def action_convert(self) -> None:
         if self.source is None or self.converter is None:

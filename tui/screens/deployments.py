@@ -107,10 +107,10 @@ class DeploymentsScreen(BaseScreen):
             self.app.copy_to_clipboard(d.deployed_model)
             self.notify(f"copied {d.deployed_model}")
 
-    def action_deploy(self, model: str | None = None) -> None:
+    def action_deploy(self) -> None:
         from tui.screens.deploy_form import DeployScreen
 
-        self.app.push_screen(DeployScreen(model), lambda done: self._refresh() if done else None)
+        self.app.push_screen(DeployScreen(), lambda done: self._refresh() if done else None)
 
     def action_scale(self) -> None:
         d = self.selected()

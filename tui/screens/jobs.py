@@ -218,13 +218,7 @@ class JobsScreen(BaseScreen):
             self.notify(f"copied {job.finetuned_output}")
 
     def action_deploy(self) -> None:
-        job = self.selected()
-        if job is None or job.status.value != "SUCCEEDED" or not job.finetuned_output:
-            self.notify("only a succeeded job's model can be deployed", severity="warning")
-            return
-        from tui.screens.deploy_form import DeployScreen
-
-        self.app.push_screen(DeployScreen(job.finetuned_output))
+        self.app.deploy_job(self.selected())
 
     def action_checkpoints(self) -> None:
         job = self.selected()

@@ -96,7 +96,7 @@ class UploadScreen(ModalScreen[str | None]):
             self._status(f"These exact bytes are already uploaded as [b]{self.existing.file_id}[/] "
                          f"({self.existing.name}). [b]enter[/] uses it, [b]y[/] uploads again.")
             return
-        self._upload(force=False)
+        self._upload(force=True)  # just looked: no identical upload to reuse
 
     def action_use_existing(self) -> None:
         if self.state == "existing" and self.existing is not None:

@@ -123,13 +123,7 @@ class WatchScreen(BaseScreen):
 
     def action_deploy(self) -> None:
         panel = self._focused()
-        job = panel.watched.job if panel is not None and panel.watched else None
-        if job is None or not job.finetuned_output:
-            self.notify("only a succeeded job's model can be deployed", severity="warning")
-            return
-        from tui.screens.deploy_form import DeployScreen
-
-        self.app.push_screen(DeployScreen(job.finetuned_output))
+        self.app.deploy_job(panel.watched.job if panel is not None and panel.watched else None)
 
     def action_cancel_job(self) -> None:
         panel = self._focused()
