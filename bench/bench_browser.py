@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 LAUNCH = """
 import sys, time
 start = float(sys.argv[1])
-from core import config
-from core.simulator.demo import start_demo
-from tui.headless import point_at_demo
-from tui.app import BailianApp
+from bailian_tui.core import config
+from bailian_tui.simulator.demo import start_demo
+from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.tui.app import BailianApp
 settings = config.load(env={"XDG_CONFIG_HOME": "/nonexistent", "BAILIAN_TUI_STATE_DIR": sys.argv[2]})
 server = start_demo()
 point_at_demo(settings, server)
@@ -66,13 +66,13 @@ def import_times(repeat: int, module: str) -> list[float]:
 
 
 async def open_big(path: Path, work: Path) -> dict:
-    from core import config
-    from core.simulator.demo import start_demo
-    from tui.app import BailianApp
-    from tui.headless import point_at_demo
+    from bailian_tui.core import config
+    from bailian_tui.simulator.demo import start_demo
+    from bailian_tui.tui.app import BailianApp
+    from bailian_tui.tui.headless import point_at_demo
     from textual import events
 
-    from tui.widgets.records import RecordList
+    from bailian_tui.tui.widgets.records import RecordList
 
     settings = config.load(env={"XDG_CONFIG_HOME": "/nonexistent", "BAILIAN_TUI_STATE_DIR": str(work)})
     server = start_demo()
@@ -80,7 +80,7 @@ async def open_big(path: Path, work: Path) -> dict:
     app = BailianApp(settings)
     result: dict = {}
     async with app.run_test(size=(120, 40)) as pilot:
-        from core.data import tokens
+        from bailian_tui.core.data import tokens
 
         await app.service()
         while not tokens.loaded():  # a user opens a file after start-up, not within its first second

@@ -40,13 +40,13 @@ with open(sys.argv[1], encoding="utf-8") as src, open(sys.argv[2], "w", encoding
 """,
     "ours_convert_validate": """
 import sys
-from core.data.convert import convert_file
+from bailian_tui.core.data.convert import convert_file
 report = convert_file(sys.argv[1], sys.argv[2], format="medqa", max_length=8192)
 assert report.written and not report.errors, report.findings[:3]
 """,
     "ours_validate": """
 import sys
-from core.data.scan import validate_file
+from bailian_tui.core.data.scan import validate_file
 scan = validate_file(sys.argv[3], max_length=8192)
 assert scan.ok and scan.samples
 """,
@@ -64,7 +64,7 @@ print(total)
 """,
     "ours_exact_count": """
 import sys
-from core.data.scan import validate_file
+from bailian_tui.core.data.scan import validate_file
 scan = validate_file(sys.argv[3], max_length=8192, exact=True, workers=2)
 print(sum(scan.token_counts))
 """,

@@ -28,7 +28,7 @@ KEY = "sk-bench-watch-0000"
 
 SERVER = """
 import sys
-from core.simulator import SimClock, SimConfig, SimServer, SimState
+from bailian_tui.simulator import SimClock, SimConfig, SimServer, SimState
 config = SimConfig(one_training_at_a_time=False, pending_seconds=0, epoch_seconds=600)
 state = SimState(SimClock(), config, api_key=sys.argv[2])
 server = SimServer(state, port=int(sys.argv[1]))
@@ -44,7 +44,7 @@ def free_port() -> int:
 
 
 async def setup_jobs(base: str, n: int, work: Path) -> list[str]:
-    from core.platform import JobRequest, Platform
+    from bailian_tui.core.platform import JobRequest, Platform
     from tests.conftest import write_chatml
 
     async with Platform(api_key=KEY, base_url=base) as platform:
@@ -66,8 +66,8 @@ def cpu_seconds() -> float:
 async def watch(base: str, ids: list[str], seconds: float, work: Path, count_requests) -> dict:
     from textual import events
 
-    from core import config
-    from tui.app import BailianApp
+    from bailian_tui.core import config
+    from bailian_tui.tui.app import BailianApp
 
     settings = config.load(env={"XDG_CONFIG_HOME": "/nonexistent", "BAILIAN_TUI_STATE_DIR": str(work),
                                 "DASHSCOPE_BASE_URL": base, "DASHSCOPE_API_KEY": KEY})

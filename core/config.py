@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import secrets
+from bailian_tui.core import secrets
 
 REGION_HOSTS = {
     "cn-beijing": "https://dashscope.aliyuncs.com/api/v1",
@@ -124,7 +124,7 @@ class Settings:
 
     def unit_price(self, model: str) -> tuple[float, bool]:
         """(price per 1k tokens, is_example). Falls back to the documented example price."""
-        from core.hyperparams import UNIT_PRICES_CNY_PER_1K
+        from bailian_tui.core.hyperparams import UNIT_PRICES_CNY_PER_1K
 
         custom = self.values["pricing.models"] or {}
         if model in custom:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.secrets import redact
+from bailian_tui.core.secrets import redact
 
 # Statuses after which the server certainly did nothing (the request was refused up front).
 _REFUSED = frozenset({400, 401, 403, 404, 409, 413, 422, 429})

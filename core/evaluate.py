@@ -19,8 +19,8 @@ from typing import Callable
 
 import orjson
 
-from core.data.errors import DataFileError
-from core.errors import PlatformError
+from bailian_tui.core.data.errors import DataFileError
+from bailian_tui.core.errors import PlatformError
 
 LETTER = r"([A-E])"
 PATTERNS = [

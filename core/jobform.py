@@ -13,8 +13,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from core.hyperparams import BATCH_SIZE_RANGE, LORA_TYPES, PARAMS_BY_NAME, SUPPORT_MATRIX
-from core.platform import JobRequest
+from bailian_tui.core.hyperparams import BATCH_SIZE_RANGE, LORA_TYPES, PARAMS_BY_NAME, SUPPORT_MATRIX
+from bailian_tui.core.platform import JobRequest
 
 # The dashscope 2.0.2 CLI's only hyper-parameter flags (reference §3.1).
 CLI_FLAGS = {"n_epochs": "-e", "batch_size": "-b", "learning_rate": "-l"}

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from core.errors import PlatformError
-from core.logparse import Metrics
-from core.records import Job, JobStatus
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.logparse import Metrics
+from bailian_tui.core.records import Job, JobStatus
 
 INTERVALS = {JobStatus.RUNNING: 2.0, JobStatus.CANCELING: 2.0, JobStatus.PENDING: 10.0, JobStatus.QUEUING: 10.0,
              JobStatus.UNKNOWN: 10.0}

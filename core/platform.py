@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from core.errors import PlatformError
-from core.records import ChatReply, Checkpoint, Deployment, Job, LogPage, Page, RemoteFile
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.records import ChatReply, Checkpoint, Deployment, Job, LogPage, Page, RemoteFile
 
 ProgressCallback = Callable[[int, int], None]  # (bytes sent, total bytes)
 

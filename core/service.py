@@ -11,10 +11,10 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import PlatformError
-from core.platform import JobRequest, Platform, ProgressCallback
-from core.records import Job, RemoteFile
-from core.store import Store, sha256_of
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.platform import JobRequest, Platform, ProgressCallback
+from bailian_tui.core.records import Job, RemoteFile
+from bailian_tui.core.store import Store, sha256_of
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core import secrets as key_secrets
-from core.platform import Platform, RetryPolicy
-from core.simulator import SimClock, SimConfig, SimServer, SimState
+from bailian_tui.core import secrets as key_secrets
+from bailian_tui.core.platform import Platform, RetryPolicy
+from bailian_tui.simulator import SimClock, SimConfig, SimServer, SimState
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -74,10 +74,10 @@ def chatml(tmp_path) -> Path:
 @pytest.fixture
 def manual_demo(tmp_path):
     """The app on a seeded demo simulator whose clock moves only when a test says so: (app, server, clock)."""
-    from core import config
-    from core.simulator.demo import DEMO_KEY, seed
-    from tui.app import BailianApp
-    from tui.headless import point_at_demo
+    from bailian_tui.core import config
+    from bailian_tui.simulator.demo import DEMO_KEY, seed
+    from bailian_tui.tui.app import BailianApp
+    from bailian_tui.tui.headless import point_at_demo
 
     clock = SimClock(manual=True)
     state = SimState(clock, api_key=DEMO_KEY)

@@ -8,10 +8,10 @@ import pytest
 
 from textual.widgets import DataTable
 
-from core import config
-from core.simulator.demo import start_demo
-from tui.app import BailianApp
-from tui.headless import point_at_demo
+from bailian_tui.core import config
+from bailian_tui.simulator.demo import start_demo
+from bailian_tui.tui.app import BailianApp
+from bailian_tui.tui.headless import point_at_demo
 
 
 async def wait_for(predicate, pilot, timeout: float = 10.0) -> None:

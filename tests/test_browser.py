@@ -8,13 +8,13 @@ import shutil
 import pytest
 from textual.widgets import DataTable, Select
 
-from core import config
-from core.simulator.demo import start_demo
+from bailian_tui.core import config
+from bailian_tui.simulator.demo import start_demo
 from tests.conftest import DATASETS, SHARED
 from tests.test_app_demo import wait_for
-from tui.app import BailianApp
-from tui.headless import point_at_demo
-from tui.widgets.records import RecordList
+from bailian_tui.tui.app import BailianApp
+from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.tui.widgets.records import RecordList
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ def _free_port() -> int:
 
 def test_sim_command_prints_exports_and_serves(tmp_path):
     port = _free_port()
-    child = subprocess.Popen([sys.executable, "-m", "tui.cli", "sim", "--port", str(port), "--api-key",
+    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "sim", "--port", str(port), "--api-key",
                               "sk-sim-cli-test-0000"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         lines = [child.stdout.readline().strip() for _ in range(4)]
@@ -35,7 +35,7 @@ def test_sim_command_prints_exports_and_serves(tmp_path):
 
 def test_sim_command_empty(tmp_path):
     port = _free_port()
-    child = subprocess.Popen([sys.executable, "-m", "tui.cli", "sim", "--port", str(port), "--empty"],
+    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "sim", "--port", str(port), "--empty"],
                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         key = [child.stdout.readline() for _ in range(4)][3].split("=", 1)[1].strip()

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from core import config, secrets
+from bailian_tui.core import config, secrets
 from tests.conftest import ROOT, TEST_KEY
 
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from core.data import converters
-from core.data.converters import medqa
-from core.data.converters.chat import ChatOptions
-from core.data.errors import RecordError
-from core.data.readers import Item, read_items
+from bailian_tui.core.data import converters
+from bailian_tui.core.data.converters import medqa
+from bailian_tui.core.data.converters.chat import ChatOptions
+from bailian_tui.core.data.errors import RecordError
+from bailian_tui.core.data.readers import Item, read_items
 from tests.conftest import SHARED
 
 MEDQA_SYSTEM = "你是一个专业的医学助手，擅长回答医学选择题。请根据题目和选项，给出正确答案。"

@@ -7,13 +7,13 @@ import os
 import subprocess
 import sys
 
-from core.data.convert import convert_file
+from bailian_tui.core.data.convert import convert_file
 from tests.conftest import DATASETS, ROOT, SHARED
 
 
 def cli(*args, cwd=ROOT):
     env = {**os.environ, "XDG_CONFIG_HOME": "/nonexistent", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bailian_tui", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=120)
 
 
@@ -98,7 +98,7 @@ def test_output_over_the_limit_is_split_at_record_boundaries(tmp_path):
 
 
 def test_parallel_conversion_matches_sequential_and_keeps_line_numbers(tmp_path, monkeypatch):
-    from core.data import convert
+    from bailian_tui.core.data import convert
 
     source = tmp_path / "big.jsonl"
     base = (SHARED / "MedQA/questions/Mainland/4_options/test.jsonl").read_text(encoding="utf-8").splitlines()

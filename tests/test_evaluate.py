@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from core.data.convert import convert_file
-from core.evaluate import evaluate, load_questions, parse_letter, read_results, results_path, wilson
-from core.platform import JobRequest
-from core.simulator import answers
-from core.simulator.answers import question_key
-from core.simulator.demo import load_knowledge
+from bailian_tui.core.data.convert import convert_file
+from bailian_tui.core.evaluate import evaluate, load_questions, parse_letter, read_results, results_path, wilson
+from bailian_tui.core.platform import JobRequest
+from bailian_tui.simulator import answers
+from bailian_tui.simulator.answers import question_key
+from bailian_tui.simulator.demo import load_knowledge
 from tests.conftest import DATASETS, write_chatml
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import PlatformError
-from core.platform import JobRequest, Platform, RetryPolicy
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.platform import JobRequest, Platform, RetryPolicy
 from tests.conftest import TEST_KEY, no_sleep, write_chatml
 
 

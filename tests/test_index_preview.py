@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import json
 
-from core.data import converters
-from core.data.index import RecordSource
-from core.data.preview import detect, preview
-from core.data.readers import Item, Problem
+from bailian_tui.core.data import converters
+from bailian_tui.core.data.index import RecordSource
+from bailian_tui.core.data.preview import detect, preview
+from bailian_tui.core.data.readers import Item, Problem
 from tests.conftest import SHARED
 
 
 def test_jsonl_index_reads_any_record_and_finds_text(tmp_path, monkeypatch):
-    import core.data.index as index_mod
+    import bailian_tui.core.data.index as index_mod
 
     monkeypatch.setattr(index_mod, "READ", 1000)  # many reads, lines straddling them
     monkeypatch.setattr(index_mod, "CHUNK", 700)  # and search windows
@@ -58,8 +58,8 @@ def test_preview_runs_the_pipeline_on_one_record():
 
 
 def test_flagged_stats_and_describe_run_the_preview_pipeline(tmp_path):
-    from core.data.converters.chat import ChatOptions
-    from core.data.preview import converted_stats, flagged
+    from bailian_tui.core.data.converters.chat import ChatOptions
+    from bailian_tui.core.data.preview import converted_stats, flagged
 
     lines = (SHARED / "MedQA/questions/Mainland/4_options/test.jsonl").read_text(encoding="utf-8").splitlines()[:20]
     lines[3] = lines[3].replace('"answer_idx": "', '"answer_idx": "Z')
@@ -71,7 +71,7 @@ def test_flagged_stats_and_describe_run_the_preview_pipeline(tmp_path):
     source.build()
     medqa = converters.get("medqa")
     assert flagged(source, medqa, ChatOptions(), 8192) == [3, 7]
-    from core.data import tokens
+    from bailian_tui.core.data import tokens
 
     long = {i for i in range(20) if i not in (3, 7) and tokens.count(medqa.convert(source.get(i).record)) > 100}
     assert 0 < len(long) < 18

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from core import jobform
-from core.platform import JobRequest
+from bailian_tui.core import jobform
+from bailian_tui.core.platform import JobRequest
 from tests.conftest import DATASETS, ROOT
 
 KEY = "sk-jobs-cli-test-0000"
@@ -22,7 +22,7 @@ def sim_env(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    child = subprocess.Popen([sys.executable, "-m", "tui.cli", "sim", "--port", str(port), "--api-key", KEY,
+    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "sim", "--port", str(port), "--api-key", KEY,
                               "--speed", "20"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     for _ in range(4):
         child.stdout.readline()
@@ -34,7 +34,7 @@ def sim_env(tmp_path):
 
 
 def cli(env, *args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bailian_tui", *map(str, args)], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=timeout)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Log
 
 from tests.test_app_demo import wait_for
-from tui.widgets.job_panel import JobPanel
+from bailian_tui.tui.widgets.job_panel import JobPanel
 
 
 def row_of(table: DataTable, status: str) -> int:

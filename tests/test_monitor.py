@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.logparse import Metrics
-from core.monitor import LogTail, Scheduler
-from core.platform import JobRequest
-from core.records import JobStatus
+from bailian_tui.core.logparse import Metrics
+from bailian_tui.core.monitor import LogTail, Scheduler
+from bailian_tui.core.platform import JobRequest
+from bailian_tui.core.records import JobStatus
 from tests.conftest import write_chatml
 
 HP = {"n_epochs": 3, "batch_size": 8, "logging_steps": 1, "eval_steps": 2}

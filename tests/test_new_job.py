@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Select
 
-from core.hyperparams import PARAMS, defaults_for
+from bailian_tui.core.hyperparams import PARAMS, defaults_for
 from tests.conftest import DATASETS
 from tests.test_app_demo import wait_for
 
@@ -65,7 +65,7 @@ async def test_invalid_value_blocks_and_submit_creates_exactly_one_job(form_app,
     app, server = form_app
     async with app.run_test(size=(120, 40)) as pilot:
         # Upload a converted file through the app's service so the form knows its tokens.
-        from core.data.convert import convert_file
+        from bailian_tui.core.data.convert import convert_file
 
         converted = tmp_path / "train.jsonl"
         convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)
@@ -97,7 +97,7 @@ async def test_invalid_value_blocks_and_submit_creates_exactly_one_job(form_app,
 
 async def test_upload_on_the_spot_selects_the_new_file(form_app, tmp_path):
     app, server = form_app
-    from core.data.convert import convert_file
+    from bailian_tui.core.data.convert import convert_file
 
     converted = tmp_path / "spot.jsonl"
     convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import PlatformError
-from core.platform import JobRequest
-from core.records import DeploymentStatus, JobStatus
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.platform import JobRequest
+from bailian_tui.core.records import DeploymentStatus, JobStatus
 from tests.conftest import TEST_KEY, write_chatml
 
 HP = {"n_epochs": 3, "batch_size": 8, "logging_steps": 2, "eval_steps": 4}
@@ -221,7 +221,7 @@ async def test_chat_with_base_and_deployed_models(platform, clock, chatml):
 
 
 async def test_wrong_key_gets_invalid_api_key(sim):
-    from core.platform import Platform
+    from bailian_tui.core.platform import Platform
 
     async with Platform(api_key="sk-wrong-key-000000", base_url=sim.base_url) as other:
         with pytest.raises(PlatformError) as err:

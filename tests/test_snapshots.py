@@ -10,14 +10,14 @@ from datetime import datetime
 
 import pytest
 
-from core import config
-from core.config import Settings
-from core.simulator import SimClock, SimServer, SimState
-from core.simulator.demo import DEMO_KEY, seed
+from bailian_tui.core import config
+from bailian_tui.core.config import Settings
+from bailian_tui.simulator import SimClock, SimServer, SimState
+from bailian_tui.simulator.demo import DEMO_KEY, seed
 from tests.conftest import DATASETS
-from tui import format as tui_format
-from tui.app import BailianApp
-from tui.headless import point_at_demo
+from bailian_tui.tui import format as tui_format
+from bailian_tui.tui.app import BailianApp
+from bailian_tui.tui.headless import point_at_demo
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 START = datetime(2026, 3, 2, 9, 30, 0)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from core.platform import JobRequest
-from core.service import Service
-from core.store import Store, sha256_of
+from bailian_tui.core.platform import JobRequest
+from bailian_tui.core.service import Service
+from bailian_tui.core.store import Store, sha256_of
 from tests.conftest import ROOT, write_chatml
 
 
@@ -30,7 +30,7 @@ def test_round_trip_and_endpoint_scoping(tmp_path):
 
 WRITER = """
 import sys
-from core.store import Store
+from bailian_tui.core.store import Store
 store = Store(sys.argv[1], endpoint="e")
 i = 0
 while True:

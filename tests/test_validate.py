@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from core.data import tokens
-from core.data.errors import DataFileError
-from core.data.readers import Problem, read_items
-from core.data.scan import stats_of, validate_file
-from core.data.validate import check_record, looks_mojibake
+from bailian_tui.core.data import tokens
+from bailian_tui.core.data.errors import DataFileError
+from bailian_tui.core.data.readers import Problem, read_items
+from bailian_tui.core.data.scan import stats_of, validate_file
+from bailian_tui.core.data.validate import check_record, looks_mojibake
 
 GOOD = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"},
                      {"role": "assistant", "content": "a"}]}

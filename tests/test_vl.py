@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import zipfile
 
-from core.data.convert import convert_file
-from core.data.readers import Item, read_items
-from core.data.scan import validate_file
+from bailian_tui.core.data.convert import convert_file
+from bailian_tui.core.data.readers import Item, read_items
+from bailian_tui.core.data.scan import validate_file
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 

@@ -11,15 +11,15 @@ from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 
-from core.config import Settings
-from core.errors import PlatformError
-from tui.commands import AppCommands
-from tui.screens.files import FilesScreen
-from tui.screens.help import HelpScreen
-from tui.screens.jobs import JobsScreen
-from tui.screens.datasets import DatasetsScreen
-from tui.screens.new_job import NewJobScreen
-from tui.screens.deployments import DeploymentsScreen
+from bailian_tui.core.config import Settings
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.commands import AppCommands
+from bailian_tui.tui.screens.files import FilesScreen
+from bailian_tui.tui.screens.help import HelpScreen
+from bailian_tui.tui.screens.jobs import JobsScreen
+from bailian_tui.tui.screens.datasets import DatasetsScreen
+from bailian_tui.tui.screens.new_job import NewJobScreen
+from bailian_tui.tui.screens.deployments import DeploymentsScreen
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ class BailianApp(App):
 
     def datasets_root(self) -> Path:
         """The browser's folder: PATH from the command line, else paths.datasets_dir, else the samples."""
-        from core.simulator.demo import datasets_root
+        from bailian_tui.simulator.demo import datasets_root
 
         if self.open_path is not None:
             return self.open_path if self.open_path.is_dir() else self.open_path.parent
@@ -80,16 +80,16 @@ class BailianApp(App):
         import dashscope.v2  # noqa: F401
 
         self.call_from_thread(self._connect)
-        from core.data import tokens
+        from bailian_tui.core.data import tokens
 
         tokens.encoding()
 
     def _connect(self) -> None:
-        from core.platform import Platform
-        from core.service import Service
-        from core.store import Store
+        from bailian_tui.core.platform import Platform
+        from bailian_tui.core.service import Service
+        from bailian_tui.core.store import Store
 
-        from core.monitor import Scheduler
+        from bailian_tui.core.monitor import Scheduler
 
         store = Store(self.settings.state_dir / "state.db", endpoint=self.settings.base_url or "default")
         self.current_service = Service(Platform.from_settings(self.settings), store)
@@ -106,7 +106,7 @@ class BailianApp(App):
         await self.scheduler.run()
 
     def _job_polled(self, update) -> None:
-        from tui.messages import JobPolled
+        from bailian_tui.tui.messages import JobPolled
 
         if update.finished_now:
             job = update.watched.job
@@ -132,7 +132,7 @@ class BailianApp(App):
         if job is None or job.status.value != "SUCCEEDED" or not job.finetuned_output:
             self.notify("only a succeeded job's model can be deployed", severity="warning")
             return
-        from tui.screens.deploy_form import DeployScreen
+        from bailian_tui.tui.screens.deploy_form import DeployScreen
 
         self.push_screen(DeployScreen(job.finetuned_output))
 

@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="show the settings in force and where each came from")
     cfg.add_argument("action", choices=["show", "validate"])
 
-    from tui import data_cli, eval_cli, jobs_cli
+    from bailian_tui.tui import data_cli, eval_cli, jobs_cli
 
     data_cli.add_parsers(sub)
     jobs_cli.add_parsers(sub)
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from tui import data_cli, eval_cli, jobs_cli
+    from bailian_tui.tui import data_cli, eval_cli, jobs_cli
 
     modules = {name: module for module in (data_cli, jobs_cli, eval_cli) for name in module.COMMANDS}
     commands = {"sim", "config"} | set(modules)
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         args.path = path
     else:
         args = parser.parse_args(argv)
-    from tui import headless
+    from bailian_tui.tui import headless
 
     try:
         if args.command == "sim":
@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from tui import headless
+    from bailian_tui.tui import headless
 
     settings = headless.load_settings(args)
     if settings is None:
         return 2
     server = None
     if args.demo:
-        from core.simulator.demo import start_demo
+        from bailian_tui.simulator.demo import start_demo
 
         server = start_demo()
         headless.point_at_demo(settings, server)
@@ -84,7 +84,7 @@ def _run_app(args: argparse.Namespace) -> int:
     if path is not None and not path.exists():
         print(f"bailian-tui: {path}: no such file or directory", file=sys.stderr)
         return 2
-    from tui.app import BailianApp
+    from bailian_tui.tui.app import BailianApp
 
     try:
         BailianApp(settings, open_path=path).run()

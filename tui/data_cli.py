@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from core.data.errors import DataFileError
+from bailian_tui.core.data.errors import DataFileError
 
 SHOW_FINDINGS = 40
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from core.data import converters
+    from bailian_tui.core.data import converters
 
     convert = sub.add_parser("convert", help="convert a dataset to Bailian ChatML JSONL")
     convert.add_argument("src")
@@ -109,9 +109,9 @@ def _max_length(args, settings) -> int:
 
 
 def _convert(args: argparse.Namespace, settings) -> int:
-    from core.data.converters import medqa
-    from core.data.converters.chat import ChatOptions
-    from core.data.convert import convert_file
+    from bailian_tui.core.data.converters import medqa
+    from bailian_tui.core.data.converters.chat import ChatOptions
+    from bailian_tui.core.data.convert import convert_file
 
     template = medqa.load_template(args.template) if args.template else None
     options = ChatOptions(system=args.system, question_column=args.question_column,
@@ -139,7 +139,7 @@ def _convert(args: argparse.Namespace, settings) -> int:
 
 
 def _validate(args: argparse.Namespace, settings) -> int:
-    from core.data.scan import validate_file
+    from bailian_tui.core.data.scan import validate_file
 
     with _progress(args, "validating") as progress:
         scan = validate_file(args.file, max_length=_max_length(args, settings), progress=progress)
@@ -160,7 +160,7 @@ def _validate(args: argparse.Namespace, settings) -> int:
 
 
 def _stats(args: argparse.Namespace, settings) -> int:
-    from core.data.scan import stats_of, validate_file
+    from bailian_tui.core.data.scan import stats_of, validate_file
 
     with _progress(args, "counting tokens") as progress:
         scan = validate_file(args.file, max_length=_max_length(args, settings), exact=True, progress=progress)
@@ -183,8 +183,8 @@ def _stats(args: argparse.Namespace, settings) -> int:
 
 
 def _estimate(args: argparse.Namespace, settings) -> int:
-    from core.data.cost import estimate
-    from core.data.scan import stats_of, validate_file
+    from bailian_tui.core.data.cost import estimate
+    from bailian_tui.core.data.scan import stats_of, validate_file
 
     with _progress(args, "counting tokens") as progress:
         scan = validate_file(args.file, exact=True, progress=progress)
@@ -197,8 +197,8 @@ def _estimate(args: argparse.Namespace, settings) -> int:
 
 
 def _batch(args: argparse.Namespace, settings) -> int:
-    from core.data.batch import batch_convert
-    from core.simulator.demo import datasets_root
+    from bailian_tui.core.data.batch import batch_convert
+    from bailian_tui.simulator.demo import datasets_root
 
     root = Path(settings.get("paths.datasets_dir") or datasets_root())
     src = Path(args.src) if args.src else root / "MedQA" / "questions"

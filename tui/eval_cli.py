@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 
-from core.data.errors import DataFileError
+from bailian_tui.core.data.errors import DataFileError
 
 COMMANDS = {"eval"}
 
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace, settings) -> int:
 
 
 async def _eval(args: argparse.Namespace, settings) -> int:
-    from core.evaluate import evaluate, results_path
-    from core.platform import Platform
+    from bailian_tui.core.evaluate import evaluate, results_path
+    from bailian_tui.core.platform import Platform
 
     models = [args.model] + ([args.baseline] if args.baseline else [])
     bar = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core import config as config_mod
-from core.config import ConfigError, Settings
+from bailian_tui.core import config as config_mod
+from bailian_tui.core.config import ConfigError, Settings
 
 
 def load_settings(args: argparse.Namespace) -> Settings | None:
@@ -22,7 +22,7 @@ def load_settings(args: argparse.Namespace) -> Settings | None:
 
 def point_at_demo(settings: Settings, server) -> None:
     """Demo mode: the simulator's URL and key win over any config, and state goes to a demo store."""
-    from core.simulator.demo import DEMO_KEY
+    from bailian_tui.simulator.demo import DEMO_KEY
 
     settings.values["dashscope.base_url"] = server.base_url
     settings.values["dashscope.api_key"] = DEMO_KEY
@@ -36,10 +36,10 @@ def point_at_demo(settings: Settings, server) -> None:
 
 
 def serve_simulator(args: argparse.Namespace) -> int:
-    from core.simulator.clock import SimClock
-    from core.simulator.demo import DEMO_KEY, seed
-    from core.simulator.server import SimServer
-    from core.simulator.state import SimConfig, SimState
+    from bailian_tui.simulator.clock import SimClock
+    from bailian_tui.simulator.demo import DEMO_KEY, seed
+    from bailian_tui.simulator.server import SimServer
+    from bailian_tui.simulator.state import SimConfig, SimState
 
     config = SimConfig()
     if args.pending_seconds is not None:

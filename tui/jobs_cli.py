@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.errors import PlatformError
+from bailian_tui.core.errors import PlatformError
 
 COMMANDS = {"jobs"}
 
@@ -37,9 +37,9 @@ def run(args: argparse.Namespace, settings) -> int:
 
 
 def _service(settings):
-    from core.platform import Platform
-    from core.service import Service
-    from core.store import Store
+    from bailian_tui.core.platform import Platform
+    from bailian_tui.core.service import Service
+    from bailian_tui.core.store import Store
 
     store = Store(settings.state_dir / "state.db", endpoint=settings.base_url or "default")
     return Service(Platform.from_settings(settings), store)
@@ -58,7 +58,7 @@ async def _list(args: argparse.Namespace, settings) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from tui.format import ago, status_text
+    from bailian_tui.tui.format import ago, status_text
 
     table = Table("job id", "model", "type", "status", "created", "fine-tuned model", "dataset")
     for row in rows:
@@ -75,8 +75,8 @@ async def _watch(args: argparse.Namespace, settings) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from core.monitor import Scheduler
-    from tui.format import status_text
+    from bailian_tui.core.monitor import Scheduler
+    from bailian_tui.tui.format import status_text
 
     service = _service(settings)
     console = Console()
@@ -122,10 +122,10 @@ async def _watch(args: argparse.Namespace, settings) -> int:
 async def _create(args: argparse.Namespace, settings) -> int:
     import yaml
 
-    from core import jobform
-    from core.data.cost import estimate
-    from core.data.scan import stats_of, validate_file
-    from core.platform import JobRequest
+    from bailian_tui.core import jobform
+    from bailian_tui.core.data.cost import estimate
+    from bailian_tui.core.data.scan import stats_of, validate_file
+    from bailian_tui.core.platform import JobRequest
 
     path = Path(args.job_config)
     try:

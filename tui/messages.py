@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from core.monitor import Update
+from bailian_tui.core.monitor import Update
 
 
 class JobPolled(Message):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.data.converters import medqa
-from core.data.converters.chat import ChatOptions
-from core.data.convert import convert_file
-from core.data.errors import DataFileError
+from bailian_tui.core.data.converters import medqa
+from bailian_tui.core.data.converters.chat import ChatOptions
+from bailian_tui.core.data.convert import convert_file
+from bailian_tui.core.data.errors import DataFileError
 
 # source folder (under questions/) → output prefix, template
 REGIONS = {

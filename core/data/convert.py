@@ -18,12 +18,12 @@ from typing import Callable
 
 import orjson
 
-from core.data import converters, tokens
-from core.data.converters.chat import ChatOptions
-from core.data.errors import DataFileError, RecordError
-from core.data.readers import Item, Problem, check_path, file_kind, read_items
-from core.data.scan import CHUNK_BYTES, _ranges, default_workers, range_lines
-from core.data.validate import ERROR, MAX_FILE_BYTES, Finding, check_record, quick_ok
+from bailian_tui.core.data import converters, tokens
+from bailian_tui.core.data.converters.chat import ChatOptions
+from bailian_tui.core.data.errors import DataFileError, RecordError
+from bailian_tui.core.data.readers import Item, Problem, check_path, file_kind, read_items
+from bailian_tui.core.data.scan import CHUNK_BYTES, _ranges, default_workers, range_lines
+from bailian_tui.core.data.validate import ERROR, MAX_FILE_BYTES, Finding, check_record, quick_ok
 
 DETECT_SAMPLE = 50
 PARALLEL_FROM = 16 * 1024 * 1024  # bytes: smaller files convert faster than worker processes start
@@ -262,7 +262,7 @@ def convert_file(source: str | Path, destination: str | Path, *, format: str | N
 def _convert_vl(source: Path, destination: Path, converter, options, max_length: int,
                 skip_bad: bool) -> ConvertReport:
     """VL data: convert to a scratch data.jsonl, then pack it with its images (found beside the source)."""
-    from core.data.converters import vl
+    from bailian_tui.core.data.converters import vl
 
     if destination.suffix.lower() != ".zip":
         raise DataFileError(str(destination), "image data must be packed as a .zip", "name the output something.zip")

@@ -19,7 +19,7 @@ from typing import Callable
 
 import orjson
 
-from core.data.readers import Item, Problem, check_path, file_kind, read_items
+from bailian_tui.core.data.readers import Item, Problem, check_path, file_kind, read_items
 
 CHUNK = 8 * 1024 * 1024  # search window
 READ = 1024 * 1024  # index read size
@@ -79,7 +79,7 @@ class RecordSource:
 
         JSONL lines are counted in 1 MB reads and only the first 50 are parsed; other formats are read whole.
         """
-        from core.data.preview import detect
+        from bailian_tui.core.data.preview import detect
 
         if self.kind == "jsonl":
             with open(self.path, "rb") as handle:

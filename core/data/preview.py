@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.data import converters, tokens
-from core.data.converters.chat import ChatOptions
-from core.data.errors import RecordError
-from core.data.readers import Item, Problem
-from core.data.validate import ERROR, Finding, check_record
+from bailian_tui.core.data import converters, tokens
+from bailian_tui.core.data.converters.chat import ChatOptions
+from bailian_tui.core.data.errors import RecordError
+from bailian_tui.core.data.readers import Item, Problem
+from bailian_tui.core.data.validate import ERROR, Finding, check_record
 
 
 @dataclass
@@ -96,7 +96,7 @@ def converted_stats(source, converter: converters.Converter, options: ChatOption
 
     import orjson
 
-    from core.data.scan import Scan, line_hash, stats_of
+    from bailian_tui.core.data.scan import Scan, line_hash, stats_of
 
     scan = Scan(str(source.path), max_length=max_length)
     seen: set[int] = set()

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from core.data.errors import DataFileError
+from bailian_tui.core.data.errors import DataFileError
 
 SNIFF_BYTES = 64 * 1024
 
@@ -107,7 +107,7 @@ def read_items(path: str | Path, kind: str | None = None) -> Iterator[Item | Pro
     elif kind == "csv":
         yield from read_csv(path, detect_encoding(head))
     elif kind == "xlsx":
-        from core.data.xlsx import read_xlsx
+        from bailian_tui.core.data.xlsx import read_xlsx
 
         yield from read_xlsx(path)
     else:

@@ -20,9 +20,9 @@ from typing import Callable
 
 import orjson
 
-from core.data import tokens
-from core.data.readers import Problem, check_path, file_kind, read_items
-from core.data.validate import (ERROR, INFO, MAX_FILE_BYTES, RECOMMENDED_MIN_SAMPLES, WARNING, Finding,
+from bailian_tui.core.data import tokens
+from bailian_tui.core.data.readers import Problem, check_path, file_kind, read_items
+from bailian_tui.core.data.validate import (ERROR, INFO, MAX_FILE_BYTES, RECOMMENDED_MIN_SAMPLES, WARNING, Finding,
                                 check_record, quick_ok, record_kind)
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -216,7 +216,7 @@ def _validate_zip(path: Path, max_length: int) -> Scan:
     import tempfile
     import zipfile
 
-    from core.data.converters import vl
+    from bailian_tui.core.data.converters import vl
 
     missing, _ = vl.check_zip(path)
     with tempfile.TemporaryDirectory() as scratch:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator
 from xml.etree.ElementTree import iterparse
 
-from core.data.errors import DataFileError
+from bailian_tui.core.data.errors import DataFileError
 
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 CELL = re.compile(r"([A-Z]+)(\d+)")
@@ -39,7 +39,7 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
 
 
 def read_xlsx(path: Path) -> Iterator:
-    from core.data.readers import Item, Problem
+    from bailian_tui.core.data.readers import Item, Problem
 
     try:
         book = zipfile.ZipFile(path)

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from tui.widgets.connection import ConnectionBar
+from bailian_tui.tui.widgets.connection import ConnectionBar
 
 
 class BaseScreen(Screen):

@@ -9,8 +9,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from core.errors import PlatformError
-from tui.screens.base import BaseScreen
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.screens.base import BaseScreen
 
 
 class ChatScreen(BaseScreen):

@@ -9,8 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from core.errors import PlatformError
-from tui.screens.prompt import PromptScreen
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.screens.prompt import PromptScreen
 
 
 class CheckpointsScreen(ModalScreen[None]):
@@ -101,6 +101,6 @@ class CheckpointsScreen(ModalScreen[None]):
         if checkpoint is None or not checkpoint.model_name or checkpoint.status != "SUCCEEDED":
             self.notify("export the checkpoint first and wait until it is SUCCEEDED", severity="warning")
             return
-        from tui.screens.deploy_form import DeployScreen
+        from bailian_tui.tui.screens.deploy_form import DeployScreen
 
         self.app.push_screen(DeployScreen(checkpoint.model_name, extra=[checkpoint.model_name]))

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from core.data.convert import ConvertReport, convert_file
-from core.data.errors import DataFileError
+from bailian_tui.core.data.convert import ConvertReport, convert_file
+from bailian_tui.core.data.errors import DataFileError
 
 
 class ConvertScreen(ModalScreen[tuple[str | None, int | None] | None]):

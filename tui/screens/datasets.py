@@ -11,18 +11,18 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DirectoryTree, Select, Static
 
-from core.data import converters
-from core.data.converters import medqa
-from core.data.converters.chat import ChatOptions
-from core.data.errors import DataFileError
-from core.data.index import RecordSource
-from core.data.preview import Preview, detect, preview
-from tui.format import size_text
-from tui.screens.base import BaseScreen
-from tui.screens.prompt import PromptScreen
-from tui.widgets.conversation import ConversationView, RawView
-from tui.widgets.histogram import Histogram
-from tui.widgets.records import RecordList
+from bailian_tui.core.data import converters
+from bailian_tui.core.data.converters import medqa
+from bailian_tui.core.data.converters.chat import ChatOptions
+from bailian_tui.core.data.errors import DataFileError
+from bailian_tui.core.data.index import RecordSource
+from bailian_tui.core.data.preview import Preview, detect, preview
+from bailian_tui.tui.format import size_text
+from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.screens.prompt import PromptScreen
+from bailian_tui.tui.widgets.conversation import ConversationView, RawView
+from bailian_tui.tui.widgets.histogram import Histogram
+from bailian_tui.tui.widgets.records import RecordList
 
 TEMPLATES = {"zh": ("中文 (documented)", medqa.MedQATemplate()), "en": ("English", medqa.ENGLISH)}
 DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".xlsx"}
@@ -228,7 +228,7 @@ class DatasetsScreen(BaseScreen):
     def _show(self, index: int) -> None:
         if self.source is None or index >= len(self.source):
             return
-        from core.data import tokens
+        from bailian_tui.core.data import tokens
 
         ready = tokens.loaded()
         shown: Preview = preview(self.source.get(index), self.converter, self.options(), self.max_length(),
@@ -294,7 +294,7 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="flagged", exit_on_error=False)
     def _find_flagged(self, source: RecordSource, converter, options, max_length: int) -> None:
-        from core.data.preview import flagged
+        from bailian_tui.core.data.preview import flagged
 
         found = flagged(source, converter, options, max_length, cancelled=lambda: source is not self.source)
         self.app.call_from_thread(self._flagged, source, found)
@@ -325,7 +325,7 @@ class DatasetsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def _stats(self, source: RecordSource, converter, options, max_length: int) -> None:
-        from core.data.preview import converted_stats
+        from bailian_tui.core.data.preview import converted_stats
 
         stats = converted_stats(source, converter, options, max_length)
         self.app.call_from_thread(self.query_one("#histogram", Histogram).show, stats)
@@ -334,8 +334,8 @@ class DatasetsScreen(BaseScreen):
         if self.source is None or self.converter is None:
             self.notify("open a file whose format is known first", severity="warning")
             return
-        from core.data.convert import default_output
-        from tui.screens.convert import ConvertScreen
+        from bailian_tui.core.data.convert import default_output
+        from bailian_tui.tui.screens.convert import ConvertScreen
 
         def done(result) -> None:
             if result is None:
@@ -353,7 +353,7 @@ class DatasetsScreen(BaseScreen):
                                            self.options(), self.max_length()), done)
 
     def action_upload(self) -> None:
-        from tui.screens.upload import UploadScreen
+        from bailian_tui.tui.screens.upload import UploadScreen
 
         target = self.last_output
         if target is None and self.source is not None and self.converter is not None \

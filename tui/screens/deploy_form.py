@@ -9,8 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from core.errors import PlatformError
-from tui.screens.confirm import ConfirmScreen
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.screens.confirm import ConfirmScreen
 
 PLANS = [("lora — pay per token (LoRA-tuned models)", "lora"), ("compute units — bills per hour while running", "")]
 

@@ -8,11 +8,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from core.errors import PlatformError
-from tui import format as fmt
-from tui.screens.base import BaseScreen
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.prompt import PromptScreen
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui import format as fmt
+from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.screens.confirm import ConfirmScreen
+from bailian_tui.tui.screens.prompt import PromptScreen
 
 SETTLING_REFRESH, IDLE_REFRESH = 3.0, 15.0
 
@@ -108,7 +108,7 @@ class DeploymentsScreen(BaseScreen):
             self.notify(f"copied {d.deployed_model}")
 
     def action_deploy(self) -> None:
-        from tui.screens.deploy_form import DeployScreen
+        from bailian_tui.tui.screens.deploy_form import DeployScreen
 
         self.app.push_screen(DeployScreen(), lambda done: self._refresh() if done else None)
 
@@ -160,13 +160,13 @@ class DeploymentsScreen(BaseScreen):
         self._refresh()
 
     def action_try_it(self) -> None:
-        from tui.screens.chat import ChatScreen
+        from bailian_tui.tui.screens.chat import ChatScreen
 
         d = self.selected()
         self.app.push_screen(ChatScreen(d.deployed_model if d is not None else "qwen-plus"))
 
     def action_evaluate(self) -> None:
-        from tui.screens.evaluate import EvaluateScreen
+        from bailian_tui.tui.screens.evaluate import EvaluateScreen
 
         d = self.selected()
         if d is None:

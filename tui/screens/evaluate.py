@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
-from core.data.errors import DataFileError
-from tui.screens.base import BaseScreen
+from bailian_tui.core.data.errors import DataFileError
+from bailian_tui.tui.screens.base import BaseScreen
 
 
 class EvaluateScreen(BaseScreen):
@@ -61,7 +61,7 @@ class EvaluateScreen(BaseScreen):
 
     @work(exclusive=True, group="evaluate", exit_on_error=False)
     async def _evaluate(self, split: Path, models: list[str]) -> None:
-        from core.evaluate import evaluate, load_questions, read_results, results_path
+        from bailian_tui.core.evaluate import evaluate, load_questions, read_results, results_path
 
         service = await self.app.service()
         bar = self.query_one("#eval-progress", ProgressBar)
@@ -93,8 +93,8 @@ class EvaluateScreen(BaseScreen):
 
     async def _converted(self, split: Path) -> Path:
         """A raw MedQA split is converted first (into the …_BaiLian folder), as the browser would."""
-        from core.data.convert import convert_file, default_output
-        from core.evaluate import load_questions
+        from bailian_tui.core.data.convert import convert_file, default_output
+        from bailian_tui.core.evaluate import load_questions
 
         try:
             load_questions(split)

@@ -9,10 +9,10 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from core.errors import PlatformError
-from tui.format import ago, size_text
-from tui.screens.base import BaseScreen
-from tui.screens.confirm import ConfirmScreen
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.format import ago, size_text
+from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.screens.confirm import ConfirmScreen
 
 MAX_FILES, MAX_BYTES = 100, 5 * 1024**3  # GUIDE-OLD limits; newer docs allow more (reference §2.2)
 

@@ -12,11 +12,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
-from core.errors import PlatformError
-from tui import format as fmt
-from tui.messages import JobPolled
-from tui.screens.base import BaseScreen
-from tui.screens.confirm import ConfirmScreen
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui import format as fmt
+from bailian_tui.tui.messages import JobPolled
+from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.screens.confirm import ConfirmScreen
 
 SORTS = ("created", "status", "model")
 
@@ -200,14 +200,14 @@ class JobsScreen(BaseScreen):
         self._render_rows()
 
     def action_watch_view(self) -> None:
-        from tui.screens.watch import WatchScreen
+        from bailian_tui.tui.screens.watch import WatchScreen
 
         self.app.push_screen(WatchScreen())
 
     def action_logs(self) -> None:
         job = self.selected()
         if job is not None:
-            from tui.screens.log import LogScreen
+            from bailian_tui.tui.screens.log import LogScreen
 
             self.app.push_screen(LogScreen(job.job_id))
 
@@ -223,7 +223,7 @@ class JobsScreen(BaseScreen):
     def action_checkpoints(self) -> None:
         job = self.selected()
         if job is not None:
-            from tui.screens.checkpoints import CheckpointsScreen
+            from bailian_tui.tui.screens.checkpoints import CheckpointsScreen
 
             self.app.push_screen(CheckpointsScreen(job.job_id))
 

@@ -9,11 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Log, Static
 
-from core.errors import PlatformError
-from core.monitor import LogTail
-from tui.messages import JobPolled
-from tui.screens.base import BaseScreen
-from tui.screens.prompt import PromptScreen
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.monitor import LogTail
+from bailian_tui.tui.messages import JobPolled
+from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.screens.prompt import PromptScreen
 
 
 class LogScreen(BaseScreen):

@@ -11,12 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
-from core import jobform
-from core.errors import PlatformError
-from core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for, recommended_for
-from core.platform import JobRequest
-from tui.screens.base import BaseScreen
-from tui.screens.confirm import ConfirmScreen
+from bailian_tui.core import jobform
+from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for, recommended_for
+from bailian_tui.core.platform import JobRequest
+from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.screens.confirm import ConfirmScreen
 
 NONE = "none"
 
@@ -123,7 +123,7 @@ class NewJobScreen(BaseScreen):
         self.call_after_refresh(self._check)
 
     def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
-        from core.hyperparams import PARAMS_BY_NAME
+        from bailian_tui.core.hyperparams import PARAMS_BY_NAME
 
         values, problems = {}, []
         for box in self.query("Input.hp").results(Input):
@@ -184,8 +184,8 @@ class NewJobScreen(BaseScreen):
         self._build_params()
 
     def action_upload(self) -> None:
-        from tui.screens.prompt import PromptScreen
-        from tui.screens.upload import UploadScreen
+        from bailian_tui.tui.screens.prompt import PromptScreen
+        from bailian_tui.tui.screens.upload import UploadScreen
 
         def chosen(path: str | None) -> None:
             if not path:
@@ -215,7 +215,7 @@ class NewJobScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, group="job-count", exit_on_error=False)
     def _count(self, path: str) -> None:
-        from core.data.scan import stats_of, validate_file
+        from bailian_tui.core.data.scan import stats_of, validate_file
 
         scan = validate_file(path, exact=True)
         self.app.call_from_thread(self._counted, path, scan.samples, stats_of(scan).total)
@@ -234,7 +234,7 @@ class NewJobScreen(BaseScreen):
     def on_descendant_focus(self, event) -> None:
         widget = event.widget
         if isinstance(widget, Input) and widget.id and widget.id.startswith("hp-"):
-            from core.hyperparams import PARAMS_BY_NAME
+            from bailian_tui.core.hyperparams import PARAMS_BY_NAME
 
             param = PARAMS_BY_NAME[widget.id.removeprefix("hp-")]
             self.query_one("#job-help", Static).update(f"[b]{param.name}[/] — {param.help} [dim]({param.source})[/]")
@@ -278,7 +278,7 @@ class NewJobScreen(BaseScreen):
     def _estimate(self, request):
         if request is None or self.tokens is None:
             return None
-        from core.data.cost import estimate
+        from bailian_tui.core.data.cost import estimate
 
         return estimate(self.tokens, int(request.hyper_parameters.get("n_epochs", 1)), self.model(),
                         self.app.settings)

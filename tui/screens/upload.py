@@ -11,8 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, ProgressBar, Static
 
-from core.data.scan import Scan, validate_file
-from core.errors import PlatformError
+from bailian_tui.core.data.scan import Scan, validate_file
+from bailian_tui.core.errors import PlatformError
 
 
 class UploadScreen(ModalScreen[str | None]):

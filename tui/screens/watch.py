@@ -8,9 +8,9 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Static
 
-from tui.messages import JobPolled
-from tui.screens.base import BaseScreen
-from tui.widgets.job_panel import JobPanel
+from bailian_tui.tui.messages import JobPolled
+from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.widgets.job_panel import JobPanel
 
 WIDE = 110  # columns from which panels sit two abreast
 
@@ -105,7 +105,7 @@ class WatchScreen(BaseScreen):
     def action_logs(self) -> None:
         panel = self._focused()
         if panel is not None:
-            from tui.screens.log import LogScreen
+            from bailian_tui.tui.screens.log import LogScreen
 
             self.app.push_screen(LogScreen(panel.job_id))
 
@@ -129,7 +129,7 @@ class WatchScreen(BaseScreen):
         panel = self._focused()
         if panel is None or panel.watched is None or panel.watched.job is None:
             return
-        from tui.screens.confirm import ConfirmScreen
+        from bailian_tui.tui.screens.confirm import ConfirmScreen
 
         job = panel.watched.job
         if job.status.finished:
@@ -137,7 +137,7 @@ class WatchScreen(BaseScreen):
             return
 
         async def cancel() -> None:
-            from core.errors import PlatformError
+            from bailian_tui.core.errors import PlatformError
 
             service = await self.app.service()
             try:

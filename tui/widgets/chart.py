@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from core.logparse import Point
+from bailian_tui.core.logparse import Point
 
 
 def render_chart(series: list[tuple[str, list[Point], str, str]], width: int, height: int) -> Text:

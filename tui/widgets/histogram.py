@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from core.data.scan import Stats
+from bailian_tui.core.data.scan import Stats
 
 BARS = " ▁▂▃▄▅▆▇█"
 

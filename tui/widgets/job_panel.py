@@ -7,9 +7,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from core.monitor import Watched
-from tui.format import status_text
-from tui.widgets.chart import render_chart
+from bailian_tui.core.monitor import Watched
+from bailian_tui.tui.format import status_text
+from bailian_tui.tui.widgets.chart import render_chart
 
 
 class JobPanel(Vertical):

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.data.index import RecordSource
+from bailian_tui.core.data.index import RecordSource
 
 
 class RecordList(ScrollView, can_focus=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from core.data.converters import chat, dpo, medqa, vl
+from bailian_tui.core.data.converters import chat, dpo, medqa, vl
 
 
 @dataclass(frozen=True)

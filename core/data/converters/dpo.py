@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from core.data.converters.chat import ChatOptions, _text, sharegpt_turns
-from core.data.errors import RecordError
+from bailian_tui.core.data.converters.chat import ChatOptions, _text, sharegpt_turns
+from bailian_tui.core.data.errors import RecordError
 
 HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
 

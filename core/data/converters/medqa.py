@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.data.errors import RecordError
+from bailian_tui.core.data.errors import RecordError
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def load_template(path) -> MedQATemplate:
     """A template from YAML: any of system, user, option, answer; the rest keep their defaults."""
     import yaml
 
-    from core.data.errors import DataFileError
+    from bailian_tui.core.data.errors import DataFileError
 
     try:
         data = yaml.safe_load(open(path, encoding="utf-8")) or {}

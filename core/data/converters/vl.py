@@ -13,8 +13,8 @@ from pathlib import Path
 
 import orjson
 
-from core.data.converters.chat import ChatOptions
-from core.data.errors import DataFileError, RecordError
+from bailian_tui.core.data.converters.chat import ChatOptions
+from bailian_tui.core.data.errors import DataFileError, RecordError
 
 PROMPT_KEYS = ("prompt", "question", "instruction", "text")
 IMAGE_KEYS = ("image", "images", "image_path", "img")

@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.hyperparams import SUPPORT_MATRIX, defaults_for
-from core.jobform import split_counts
-from core.simulator.clock import SimClock
-from core.simulator.training import Plan, plan_failure, plan_training
+from bailian_tui.core.hyperparams import SUPPORT_MATRIX, defaults_for
+from bailian_tui.core.jobform import split_counts
+from bailian_tui.simulator.clock import SimClock
+from bailian_tui.simulator.training import Plan, plan_failure, plan_training
 
 MB = 1024 * 1024
 

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from core.simulator import answers
-from core.simulator.state import ApiError, SimConfig, SimState
+from bailian_tui.simulator import answers
+from bailian_tui.simulator.state import ApiError, SimConfig, SimState
 
 log = logging.getLogger("bailian_tui.simulator")
 

@@ -5,8 +5,8 @@ so the official SDK, the official ``dashscope`` CLI and bailian-tui all reach it
 the real service. Time runs on a :class:`SimClock` that tests advance by hand.
 """
 
-from core.simulator.clock import SimClock
-from core.simulator.state import SimConfig, SimState
-from core.simulator.server import SimServer
+from bailian_tui.simulator.clock import SimClock
+from bailian_tui.simulator.state import SimConfig, SimState
+from bailian_tui.simulator.server import SimServer
 
 __all__ = ["SimClock", "SimConfig", "SimServer", "SimState"]

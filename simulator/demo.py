@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.data.converters import medqa
-from core.simulator.state import SimState
+from bailian_tui.core.data.converters import medqa
+from bailian_tui.simulator.state import SimState
 
 DEMO_KEY = "sk-bailian-tui-demo"
 
 
 def datasets_root() -> Path:
     """The shipped samples, wherever the app is launched from (editable install or a checkout)."""
-    here = Path(__file__).resolve().parents[2] / "datasets"
+    here = Path(__file__).resolve().parents[1] / "datasets"
     return here if here.is_dir() else Path.cwd() / "datasets"
 
 
@@ -90,9 +90,9 @@ def start_demo(speed: float = 1.0, port: int = 0):
     Its clock keeps wall time (so "created 5 s ago" is true) but epochs last 6 s: a new job trains in
     well under a minute once the demo's queue ahead of it has drained (about a minute and a half).
     """
-    from core.simulator.clock import SimClock
-    from core.simulator.server import SimServer
-    from core.simulator.state import SimConfig
+    from bailian_tui.simulator.clock import SimClock
+    from bailian_tui.simulator.server import SimServer
+    from bailian_tui.simulator.state import SimConfig
 
     state = SimState(SimClock(speed=speed), SimConfig(epoch_seconds=6.0), api_key=DEMO_KEY)
     seed(state)
