@@ -169,6 +169,8 @@ async def _create(args: argparse.Namespace, settings) -> int:
                     tokens += stats_of(scan).total
                     datasets.append(str(local))
                 result = await service.upload(local)
+                if result.message:
+                    print(f"bailian-tui: {result.message}", file=sys.stderr)
                 ids[role].append(result.file.file_id)
         problems = jobform.check(spec["model"], training_type, hp, train_samples=samples or None,
                                  has_validation=bool(ids["validation"]))
@@ -189,7 +191,10 @@ async def _create(args: argparse.Namespace, settings) -> int:
                 return 1
             if input("create this job? [y/N] ").strip().lower() != "y":
                 return 1
-        job = await service.create_job(request, dataset=datasets[0] if datasets else None)
+        created = await service.create_job_outcome(request, dataset=datasets[0] if datasets else None)
+        job = created.item
+        if created.message:
+            print(f"bailian-tui: {created.message}", file=sys.stderr)
     finally:
         await service.platform.aclose()
     if args.json:
