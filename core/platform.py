@@ -111,8 +111,7 @@ def new_job_name() -> str:
 class Platform:
     def __init__(self, *, api_key: str | None, base_url: str | None, workspace: str | None = None,
                  timeout: float = 60.0, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None,
-                 pace: Callable[[], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         from dashscope.v2 import AsyncClient  # heavy import: keep it off the app's first frame
 
         self._client = AsyncClient(api_key=api_key or "", base_url=base_url, workspace=workspace,
@@ -121,8 +120,6 @@ class Platform:
         self._sleep = sleep or asyncio.sleep
         self.stats = CallStats()
         self.base_url = base_url
-        # Awaited before every request when set: the app's scheduler shares one request budget this way.
-        self.pace = pace
 
     @classmethod
     def from_settings(cls, settings, **kwargs) -> "Platform":
@@ -149,8 +146,6 @@ class Platform:
         from dashscope.v2.errors import DashScopeError
         import httpx
 
-        if self.pace is not None:
-            await self.pace()
         self.stats.requests += 1
         try:
             response = await self._client.transport.request(method, path, sdk_module=module, **kwargs)
@@ -257,14 +252,16 @@ class Platform:
                              request_id=last_error.request_id if last_error is not None else None)
 
     async def _pages(self, fetch: Callable[[int], Awaitable[Page]], key: Callable[[Any], str],
-                     what: str, limit: int = PAGE_CAP) -> list:
+                     what: str, limit: int = PAGE_CAP, pace: Callable[[], Awaitable[None]] | None = None) -> list:
         """Every item of a paged listing, deduplicated by ``key``.
 
         Stops at the total, at an empty page, at a page adding nothing new (a server repeating itself or an
-        endless ``has_more``) and at ``limit`` pages, with a warning in ``stats.warnings`` for the last two.
+        endless ``has_more``) and at ``limit`` pages, with a warning in ``stats.warnings`` for the last two. ``pace`` is awaited before every page (a shared request budget).
         """
         items: dict[str, Any] = {}
         for page_no in range(1, limit + 1):
+            if pace is not None:
+                await pace()
             page = await fetch(page_no)
             fresh = 0
             for item in page.items:
@@ -335,8 +332,8 @@ class Platform:
         return await self._parsed("list files", body, lambda b: _page(
             b.get("data") or b.get("output") or {}, "files", RemoteFile.from_api, page_no, page_size))
 
-    async def all_files(self) -> list[RemoteFile]:
-        return await self._pages(lambda n: self.list_files(n, 100), lambda f: f.file_id, "files")
+    async def all_files(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[RemoteFile]:
+        return await self._pages(lambda n: self.list_files(n, 100), lambda f: f.file_id, "files", pace=pace)
 
     async def get_file(self, file_id: str) -> RemoteFile:
         body = await self._read("GET", f"/files/{file_id}", "get file", _FILES)
@@ -388,8 +385,8 @@ class Platform:
         return await self._parsed("list jobs", body,
                                   lambda b: _page(b.get("output") or {}, "jobs", Job.from_api, page_no, page_size))
 
-    async def all_jobs(self) -> list[Job]:
-        return await self._pages(lambda n: self.list_jobs(n, 100), lambda j: j.job_id, "jobs")
+    async def all_jobs(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[Job]:
+        return await self._pages(lambda n: self.list_jobs(n, 100), lambda j: j.job_id, "jobs", pace=pace)
 
     async def cancel_job(self, job_id: str) -> str:
         body = await self._read("POST", f"/fine-tunes/{job_id}/cancel", "cancel job")
@@ -470,9 +467,9 @@ class Platform:
         return await self._parsed("list deployments", body, lambda b: _page(
             b.get("output") or {}, "deployments", Deployment.from_api, page_no, page_size))
 
-    async def all_deployments(self) -> list[Deployment]:
+    async def all_deployments(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[Deployment]:
         return await self._pages(lambda n: self.list_deployments(n, 100), lambda d: d.deployed_model,
-                                 "deployments")
+                                 "deployments", pace=pace)
 
     async def scale_deployment(self, deployed_model: str, capacity: int) -> Deployment:
         body = await self._read("PUT", f"/deployments/{deployed_model}/scale", "scale deployment",

@@ -199,8 +199,9 @@ class Service:
         return (f"an earlier interrupted {kind} of the same request had already made {what} {ident}: "
                 "using it instead of billing again")
 
-    async def job_rows(self) -> list[JobRow]:
-        jobs = await self.platform.all_jobs()
+    async def job_rows(self, *, pace=None) -> list[JobRow]:
+        """Every job, deduplicated by id; ``pace`` is awaited before each page (the app's request budget)."""
+        jobs = await self.platform.all_jobs(pace=pace)
         lineage = {r.job_id: r.dataset for r in self.store.job_records() if r.job_id}
         return [JobRow(job, lineage.get(job.job_id), job.job_id in lineage) for job in jobs]
 

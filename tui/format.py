@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.markup import escape
 from rich.text import Text
+
+__all__ = ["cells", "escape", "plain"]
+
+
+def plain(value: object) -> object:
+    """A string shown as itself, never read as markup (server text may contain ``[/]`` or ``[link=…]``).
+
+    Control characters were already made visible by ``core.safetext``; this only stops Rich/Textual from
+    interpreting brackets. Anything that is already a renderable passes through.
+    """
+    return Text(value) if isinstance(value, str) else value
+
+
+def cells(*values: object) -> list:
+    """Table cells as plain text: for ``DataTable.add_row(*cells(...), key=…)``."""
+    return [plain(v) for v in values]
 
 STATUS_STYLES = {
     "PENDING": "yellow", "QUEUING": "yellow", "RUNNING": "bold cyan", "CANCELING": "magenta",
