@@ -39,6 +39,19 @@ def _text(d: dict, *keys: str, default: str = "") -> str:
     return default
 
 
+def _clean_tree(value: Any, depth: int = 0) -> Any:
+    """The raw answer with every string in it made inert too (``--json`` prints it)."""
+    if isinstance(value, str):
+        return clean(value)
+    if depth > 20:
+        return None
+    if isinstance(value, dict):
+        return {clean(k, cap=200): _clean_tree(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_tree(v, depth + 1) for v in value]
+    return value
+
+
 def _text_or_none(d: dict, *keys: str) -> str | None:
     return _text(d, *keys) or None
 
@@ -171,7 +184,7 @@ class RemoteFile:
             description=_text_or_none(d, "description"),
             md5=_text_or_none(d, "md5"),
             created_at=parse_time(d.get("gmt_create") or d.get("uploaded_at") or d.get("created_at")),
-            raw=dict(d),
+            raw=_clean_tree(d),
         )
 
 
@@ -217,7 +230,7 @@ class Job:
             usage=_int_or_none(d.get("usage")),
             code=_text_or_none(d, "code"),
             message=_text_or_none(d, "message"),
-            raw=dict(d),
+            raw=_clean_tree(d),
         )
 
 
@@ -273,7 +286,7 @@ class Checkpoint:
             model_name=_text_or_none(d, "model_name"),
             status=_text(d, "status").upper(),
             created_at=parse_time(d.get("create_time")),
-            raw=dict(d),
+            raw=_clean_tree(d),
         )
 
 
@@ -305,7 +318,7 @@ class Deployment:
             charge_type=_text_or_none(d, "charge_type"),
             created_at=parse_time(d.get("gmt_create") or d.get("created_at")),
             updated_at=parse_time(d.get("gmt_modified") or d.get("updated_at")),
-            raw=dict(d),
+            raw=_clean_tree(d),
         )
 
 

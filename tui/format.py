@@ -19,6 +19,16 @@ def plain(value: object) -> object:
     return Text(value) if isinstance(value, str) else value
 
 
+def widget_id(prefix: str, value: str) -> str:
+    """A valid Textual id for a server-given value (ids must be letters, digits, ``_`` and ``-``)."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        return f"{prefix}-{value}"
+    return f"{prefix}-x{hashlib.sha1(value.encode('utf-8', 'replace')).hexdigest()[:16]}"
+
+
 def cells(*values: object) -> list:
     """Table cells as plain text: for ``DataTable.add_row(*cells(...), key=…)``."""
     return [plain(v) for v in values]

@@ -60,11 +60,16 @@ async def _list(args: argparse.Namespace, settings) -> int:
 
     from bailian_tui.tui.format import ago, status_text
 
+    from bailian_tui.tui.format import cells
+
     table = Table("job id", "model", "type", "status", "created", "fine-tuned model", "dataset")
     for row in rows:
         job = row.job
-        table.add_row(job.job_id, job.model, job.training_type, status_text(job.status.value), ago(job.created_at),
-                      job.finetuned_output or "", Path(row.dataset).name if row.dataset else "")
+        table.add_row(*cells(job.job_id, job.model, job.training_type, status_text(job.status.value),
+                             ago(job.created_at), job.finetuned_output or "",
+                             Path(row.dataset).name if row.dataset else ""))
+    for warning in service.platform.stats.warnings:
+        print(f"bailian-tui: warning: {warning}", file=sys.stderr)
     Console().print(table)
     return 0
 
@@ -89,10 +94,10 @@ async def _watch(args: argparse.Namespace, settings) -> int:
             progress = metrics.progress
             bar = f"{'█' * int((progress or 0) * 20):<20} {progress:.0%}" if progress is not None else ""
             step = f"{metrics.step}/{metrics.total_steps}" if metrics.step is not None else ""
-            table.add_row(watched.job_id, status_text(job.status.value) if job else Text("…"), bar, step,
+            table.add_row(Text(watched.job_id), status_text(job.status.value) if job else Text("…"), bar, step,
                           f"{metrics.latest_loss:.4f}" if metrics.latest_loss is not None else "",
                           f"{metrics.eval_loss[-1].value:.4f}" if metrics.eval_loss else "",
-                          (watched.error or (watched.tail.lines[-1] if watched.tail.lines else ""))[-80:])
+                          Text((watched.error or (watched.tail.lines[-1] if watched.tail.lines else ""))[-80:]))
         return Group(table)
 
     def on_update(update) -> None:
@@ -101,7 +106,8 @@ async def _watch(args: argparse.Namespace, settings) -> int:
             job = update.watched.job
             failed = failed or job.status.value != "SUCCEEDED"
             extra = f" → {job.finetuned_output}" if job.finetuned_output else ""
-            console.print(f"\a{job.job_id} {job.status.value}{extra}")
+            console.bell()
+            console.print(Text(f"{job.job_id} {job.status.value}{extra}"))
 
     scheduler = Scheduler(service.platform, requests_per_second=settings.get("polling.requests_per_second"),
                           on_update=on_update)
