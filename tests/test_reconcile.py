@@ -124,3 +124,21 @@ async def test_open_intent_is_settled_before_a_new_identical_create(sim, clock, 
     assert again.reused and "already made job" in again.message
     assert len(sim.state.jobs) == 1 and [i.state for i in store.intents()] == ["created"]
     store.close()
+
+
+async def test_open_intents_are_settled_in_the_background(sim, clock, chatml, tmp_path):
+    """On start: an intent whose job exists becomes `created` (with a message); one that made nothing, `absent`."""
+    store = Store(tmp_path / "state.db", endpoint=sim.base_url)
+    async with compressed(sim, clock, reconcile_window=0.0) as platform:
+        service = Service(platform, store)
+        remote = await platform.upload_file(chatml)
+        made = JobRequest(model="qwen3-8b", training_file_ids=[remote.file_id])
+        job = await platform.create_job(made)  # made, but the process died before settling its intent
+        store.intent("job", "k1", {"body": made.body(), "before": []})
+        lost = JobRequest(model="qwen3-8b", training_file_ids=[remote.file_id], job_name="never-arrived")
+        store.intent("job", "k2", {"body": lost.body(), "before": []})
+        messages = await service.reconcile_intents()
+    assert messages == [f"an interrupted job had made job {job.job_id}: recorded"]
+    assert [(i.key, i.state, i.result_id) for i in store.intents()] == [("k1", "created", job.job_id),
+                                                                        ("k2", "absent", None)]
+    store.close()

@@ -100,6 +100,17 @@ class BailianApp(App):
             self.scheduler.watch(job_id)
         self._core_ready.set()
         self._run_scheduler()
+        self._settle_intents()
+
+    @work(group="intents", exit_on_error=False)
+    async def _settle_intents(self) -> None:
+        """Creates left open by a crash or a kill: find what they made, in the background, and say so."""
+        try:
+            messages = await self.current_service.reconcile_intents()
+        except PlatformError:
+            return  # the next identical create settles them first anyway
+        for message in messages:
+            self.notify(message, title="interrupted create", timeout=15)
 
     @work(group="scheduler", exit_on_error=False)
     async def _run_scheduler(self) -> None:
