@@ -259,3 +259,16 @@ async def test_tui_every_screen_against_a_hostile_server(hostile, tmp_path):
             await pilot.pause(0.3)
             _assert_inert(_screen_text(app))
         assert app.is_running
+
+
+async def test_a_wrong_key_shows_at_once_on_the_jobs_screen(manual_demo):
+    app, _server, _clock = manual_demo
+    app.settings.values["dashscope.api_key"] = "sk-wrong-key-0000000000"
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(lambda: "HTTP 401" in app.connection_problem, pilot)
+        assert "check DASHSCOPE_API_KEY" in app.connection_problem
+        from bailian_tui.tui.widgets.connection import ConnectionBar
+
+        bar = app.screen.query_one(ConnectionBar)
+        await wait_for(lambda: "check DASHSCOPE_API_KEY" in str(bar.render()), pilot)
+        assert "offline" in str(bar.render())
