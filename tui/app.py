@@ -100,7 +100,8 @@ class BailianApp(App):
             self.scheduler.watch(job_id)
         self._core_ready.set()
         self._run_scheduler()
-        self._settle_intents()
+        if store.open_intents():  # only when a crash or a kill left a create open
+            self._settle_intents()
 
     @work(group="intents", exit_on_error=False)
     async def _settle_intents(self) -> None:

@@ -77,6 +77,7 @@ async def _list(args: argparse.Namespace, settings) -> int:
 async def _watch(args: argparse.Namespace, settings) -> int:
     from rich.console import Console, Group
     from rich.live import Live
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -100,14 +101,17 @@ async def _watch(args: argparse.Namespace, settings) -> int:
                           Text((watched.error or (watched.tail.lines[-1] if watched.tail.lines else ""))[-80:]))
         return Group(table)
 
+    reported: set[str] = set()
+
     def on_update(update) -> None:
         nonlocal failed
-        if update.finished_now:
-            job = update.watched.job
+        job = update.watched.job
+        # Say how each job ended, also one that had already ended when the watch began.
+        if job is not None and job.status.finished and update.watched.job_id not in reported:
+            reported.add(update.watched.job_id)
             failed = failed or job.status.value != "SUCCEEDED"
             extra = f" → {job.finetuned_output}" if job.finetuned_output else ""
-            console.bell()
-            console.print(Text(f"{job.job_id} {job.status.value}{extra}"))
+            console.print("\a" + escape(f"{job.job_id} {job.status.value}{extra}"))
 
     scheduler = Scheduler(service.platform, requests_per_second=settings.get("polling.requests_per_second"),
                           on_update=on_update)
