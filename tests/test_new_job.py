@@ -103,7 +103,7 @@ async def test_upload_on_the_spot_selects_the_new_file(form_app, tmp_path):
     convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_form(app, pilot)
-        await pilot.press("ctrl+u")
+        await pilot.press("ctrl+o")
         app.screen.query_one("#prompt-input", Input).value = str(converted)
         await pilot.press("enter")
         await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)

@@ -7,10 +7,10 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
+from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core import jobform
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for, recommended_for
@@ -23,16 +23,7 @@ NONE = "none"
 
 class NewJobScreen(BaseScreen):
     TITLE_TEXT = "New job"
-    BINDINGS = [
-        Binding("ctrl+r", "recommended", "Recommended", id="job-recommended",
-                tooltip="Fill every field with its documented recommended value"),
-        Binding("ctrl+d", "defaults", "Defaults", id="job-defaults", tooltip="Back to the documented defaults"),
-        Binding("ctrl+s", "submit", "Create", id="job-submit", tooltip="Check, show the cost, confirm, create"),
-        Binding("ctrl+t", "toggle_preview", "Preview", id="job-preview",
-                tooltip="Show the request body and the equivalent dashscope command"),
-        Binding("ctrl+u", "upload", "Upload file", id="job-upload",
-                tooltip="Upload a local Bailian file now (validated, deduplicated) and use it"),
-    ]
+    BINDINGS = KEYMAP["new-job"]
 
     def __init__(self) -> None:
         super().__init__()

@@ -28,7 +28,7 @@ class JobPanel(Vertical):
     def show(self, watched: Watched) -> None:
         self.watched = watched
         job, metrics = watched.job, watched.tail.metrics
-        status = Text.assemble(status_text(job.status.value) if job else Text("?"), f"  {job.model if job else ''}")
+        status = Text.assemble(status_text(job.status) if job else Text("?"), f"  {job.model if job else ''}")
         if metrics.step is not None:
             status.append(f"  step {metrics.step}/{metrics.total_steps or '?'}")
         if metrics.epoch is not None:
@@ -49,7 +49,7 @@ class JobPanel(Vertical):
         chart = self.query_one(".panel-chart", Static)
         width = max(chart.size.width or self.size.width - 2, 20)
         height = max(min((chart.size.height or 8) - 2, 10), 3)
-        chart.update(render_chart([("loss", metrics.loss, "•", "cyan"), ("eval", metrics.eval_loss, "×", "magenta")],
+        chart.update(render_chart([("loss", metrics.loss, "•", "#00cdcd"), ("eval", metrics.eval_loss, "×", "#cd00cd")],
                                   width, height))
         log = self.query_one(".panel-log", Static)
         lines = max(log.size.height, 3)
