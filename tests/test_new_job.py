@@ -34,17 +34,17 @@ async def test_defaults_and_recommendations_match_the_documented_table(form_app)
         screen = app.screen
         defaults = defaults_for("sft", "qwen3-8b")
         for param in PARAMS:
-            boxes = list(screen.query(f"#hp-{param.name}").results(Input))
+            box = screen.query_one(f"#hp-{param.name}", Input)
             if param.applies_to("sft", "qwen3-8b"):
-                assert boxes and boxes[0].value == str(defaults[param.name]), param.name
+                assert box.parent.display and box.value == str(defaults[param.name]), param.name
             else:
-                assert not boxes, param.name  # LoRA fields only for LoRA types
+                assert not box.parent.display, param.name  # LoRA fields only for LoRA types
         assert "recommended 8192" in str(screen.query_one("#hp-max_length").parent.query_one(".hp-note").render())
         await pilot.press("ctrl+r")
         assert screen.query_one("#hp-max_length", Input).value == "8192"
         assert screen.query_one("#hp-n_epochs", Input).value == "3"
         screen.query_one("#job-type", Select).value = "efficient_sft"
-        await wait_for(lambda: bool(screen.query("#hp-lora_rank")), pilot)
+        await wait_for(lambda: screen.query_one("#row-lora_rank").display, pilot)
         assert screen.query_one("#hp-learning_rate", Input).value == "0.0001"
 
 

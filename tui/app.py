@@ -12,6 +12,7 @@ from textual.reactive import reactive
 
 from bailian_tui.core.config import Settings
 from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.commands import AppCommands
 from bailian_tui.tui.keymap import KEYMAP, PLACES
 
@@ -104,11 +105,11 @@ class BailianApp(App):
         if update.finished_now:
             job = update.watched.job
             self.bell()
-            if job.status.value == "SUCCEEDED":
+            if job.status is JobStatus.SUCCEEDED:
                 self.notify(f"{job.job_id} succeeded → {job.finetuned_output}", title="job finished", timeout=15)
             else:
                 self.notify(f"{job.job_id} {job.status.value}: {job.message or ''}", title="job finished",
-                            severity="error" if job.status.value == "FAILED" else "warning", timeout=15)
+                            severity="error" if job.status is JobStatus.FAILED else "warning", timeout=15)
         self.connection_problem = update.watched.error or ""
         for listener in list(self.job_listeners):
             listener.post_message(JobPolled(update))
@@ -122,7 +123,7 @@ class BailianApp(App):
 
     def deploy_job(self, job) -> None:
         """Offer to deploy a job's fine-tuned model (from the job list or the watch view)."""
-        if job is None or job.status.value != "SUCCEEDED" or not job.finetuned_output:
+        if job is None or job.status is not JobStatus.SUCCEEDED or not job.finetuned_output:
             self.notify("only a succeeded job's model can be deployed", severity="warning")
             return
         from bailian_tui.tui.screens.deploy_form import DeployScreen

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from bailian_tui.core.monitor import Watched
+from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.format import status_text
 from bailian_tui.tui.widgets.chart import render_chart
 
@@ -38,7 +39,7 @@ class JobPanel(Vertical):
         if job and job.finetuned_output:
             status.append(f"\n→ {job.finetuned_output}", style="bold green")
             status.append("  (c copies · D deploys)", style="dim")
-        if job and job.message and job.status.value == "FAILED":
+        if job and job.message and job.status is JobStatus.FAILED:
             status.append(f"\n{job.message}", style="red")
         if metrics.eval_loss_rising:
             status.append("\nvalidation loss rising: over-fitting? (x cancels)", style="bold yellow")
