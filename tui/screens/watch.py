@@ -50,6 +50,10 @@ def list_row(job_id: str, watched: Watched | None, log_width: int) -> tuple:
             sparkline([p.value for p in metrics.loss]), Text(fmt.middle(last.strip(), max(log_width, 8)), style="dim"))
 
 
+class JobList(DataTable, can_focus=False):
+    """One line per watched job. Never focused: the screen owns the keys, the list shows where you are."""
+
+
 class WatchScreen(BaseScreen):
     TITLE_TEXT = "Watched jobs"
     BINDINGS = KEYMAP["watch"]
@@ -62,13 +66,11 @@ class WatchScreen(BaseScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="watch-empty")
-        yield DataTable(id="watch-list", cursor_type="row", zebra_stripes=False)
+        yield JobList(id="watch-list", cursor_type="row")
         yield Grid(id="watch-grid")
 
     def on_mount(self) -> None:
-        table = self.query_one("#watch-list", DataTable)
-        table.can_focus = False  # the screen owns the keys; the list only shows where you are
-        table.add_columns(*LIST_COLUMNS)
+        self.query_one("#watch-list", DataTable).add_columns(*LIST_COLUMNS)
         self.app.job_listeners.add(self)
         self._sync_panels()
         self.set_interval(1.0, self._draw_stale)
@@ -176,6 +178,11 @@ class WatchScreen(BaseScreen):
             self._stale.add(panel.job_id)
             self._draw_stale()
             self.query_one("#watch-grid", Grid).scroll_to_widget(panel, animate=False)
+
+    @on(DataTable.RowSelected, "#watch-list")
+    def _clicked(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value in self.order and event.row_key.value != self.current:
+            self._move(self.order.index(event.row_key.value) - self.order.index(self.current))
 
     def action_next_job(self) -> None:
         self._move(1)
