@@ -9,7 +9,7 @@ from rich.text import Text
 # Colours are given as RGB that fall on distinct entries of the 16-colour palette: Textual maps the named
 # ANSI colours through its own terminal theme, where "yellow" is orange (→ bright red with 16 colours) and
 # "red" equals "magenta". Each status also carries a glyph, so nothing depends on colour (NO_COLOR, mono).
-WAITING, ACTIVE, GOOD, BAD, GOING, INERT = "#d7d700", "bold #00cdcd", "bold #00cd00", "bold #cd0000", "#cd00cd", "dim"
+WAITING, ACTIVE, GOOD, BAD, GOING, INERT = "#e0e020", "bold #20e0e0", "bold #40ff40", "bold #ff4040", "#e040e0", "dim"
 STATUS_STYLES = {
     "PENDING": ("◌", WAITING), "QUEUING": ("◌", WAITING), "RUNNING": ("▶", ACTIVE), "CANCELING": ("◍", GOING),
     "SUCCEEDED": ("✓", GOOD), "FAILED": ("✗", BAD), "CANCELED": ("■", INERT), "UNKNOWN": ("?", INERT),

@@ -20,17 +20,17 @@ from bailian_tui.tui.widgets.job_panel import JobPanel
 WIDE = 110  # columns from which panels sit two abreast and the compact list is not needed
 SPARKS = "▁▂▃▄▅▆▇█"
 # The compact list's columns; one more (a provider, say) is one more entry here and in list_row().
-LIST_COLUMNS = ("job id", "status", "progress", "step", "loss", "trend", "last log line")
+LIST_COLUMNS = ("job id", "status", "done", "step", "loss", "trend", "last log line")
 
 
-def bar(progress: float | None, width: int = 10) -> str:
+def bar(progress: float | None, width: int = 6) -> str:
     if progress is None:
         return "·" * width
     filled = round(progress * width)
     return "█" * filled + "░" * (width - filled)
 
 
-def sparkline(values: list[float], width: int = 8) -> str:
+def sparkline(values: list[float], width: int = 6) -> str:
     values = values[-width:]
     if not values:
         return ""
@@ -87,7 +87,9 @@ class WatchScreen(BaseScreen):
 
     def _layout(self) -> None:
         compact = self.compact
-        self.query_one("#watch-grid", Grid).set_class(not compact, "wide")
+        grid = self.query_one("#watch-grid", Grid)
+        grid.set_class(not compact, "wide")
+        grid.set_class(compact, "compact")
         self.query_one("#watch-list", DataTable).display = compact and bool(self.order)
         for panel in self.query(JobPanel):
             panel.display = not compact or panel.job_id == self.current
@@ -127,7 +129,9 @@ class WatchScreen(BaseScreen):
         if not table.display:
             return
         scheduler = self.app.scheduler
-        fixed = 24 + 13 + 12 + 9 + 8 + 10 + 7 * 2  # the other columns and their padding
+        # What is left for the last log line: the other columns at their widest, each padded by 2.
+        longest = max((len(job_id) for job_id in self.order), default=20)
+        fixed = longest + len("✓ SUCCEEDED") + 6 + len("999/999") + 6 + 6 + 2 * len(LIST_COLUMNS) + 2
         table.clear()
         for job_id in self.order:
             table.add_row(*list_row(job_id, scheduler.jobs.get(job_id) if scheduler else None,

@@ -50,7 +50,7 @@ class JobPanel(Vertical):
         chart = self.query_one(".panel-chart", Static)
         width = max(chart.size.width or self.size.width - 2, 20)
         height = max(min((chart.size.height or 8) - 2, 10), 3)
-        chart.update(render_chart([("loss", metrics.loss, "•", "#00cdcd"), ("eval", metrics.eval_loss, "×", "#cd00cd")],
+        chart.update(render_chart([("loss", metrics.loss, "•", "#20e0e0"), ("eval", metrics.eval_loss, "×", "#e040e0")],
                                   width, height))
         log = self.query_one(".panel-log", Static)
         lines = max(log.size.height, 3)
