@@ -46,6 +46,7 @@ class BailianApp(App):
         self.settings, self.open_path = settings, open_path
         self.current_service = None
         self._core_ready = asyncio.Event()
+        self._core_started = False
         self.scheduler = None
         self.job_listeners: set = set()
 
@@ -56,7 +57,13 @@ class BailianApp(App):
     def on_mount(self) -> None:
         if self.open_path is not None:
             self.switch_mode("datasets")
-        self._load_core()
+
+    def first_screen_painted(self) -> None:
+        """Start loading the SDK and the tokenizer once the first frame is on screen: their imports hold the
+        GIL, so started earlier they would delay that frame by half a second."""
+        if not self._core_started:
+            self._core_started = True
+            self._load_core()
 
     def datasets_root(self) -> Path:
         """The browser's folder: PATH from the command line, else paths.datasets_dir, else the samples."""
