@@ -176,12 +176,12 @@ def test_statuses_stay_distinct_with_16_colours_and_without_colour():
     from rich.color import ColorSystem
     from rich.style import Style
 
-    from bailian_tui.tui.format import STATUS_STYLES, status_text
+    from bailian_tui.tui.format import STATUS_STYLES, status_badge
 
     def entry(status: str) -> int:
         return Style.parse(STATUS_STYLES[status][1]).color.downgrade(ColorSystem.STANDARD).number
 
     assert entry("QUEUING") == entry("PENDING") == 11  # bright yellow
     assert len({entry(s) for s in ("QUEUING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELING")}) == 5
-    glyphs = {str(status_text(s)).split()[0] for s in ("QUEUING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED")}
+    glyphs = {str(status_badge(s)).split()[0] for s in ("QUEUING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED")}
     assert len(glyphs) == 5

@@ -146,10 +146,12 @@ def watch_jobs(pilot):
         await pilot.press("down", "down", "w", "down", "w", "down", "w", "v")
         # Panels off screen are drawn when scrolled into view: wait for the ones a person sees.
         await until(lambda app: len(app.screen.query(".job-panel")) == 3 and all(
+            watched.job is not None for watched in app.scheduler.jobs.values()) and all(
             "waiting for the first poll" not in str(p.query_one(".panel-status").render())
             for p in app.screen.query(".job-panel") if p.display))(pilot)
         await pilot.press("tab")
-        await pilot.pause(0.3)
+        pilot.app.clear_notifications()  # toasts leave on a wall-clock timer: keep them out of the picture
+        await until(lambda app: app.screen.drawn)(pilot)
 
     return go(pilot)
 

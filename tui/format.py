@@ -17,11 +17,17 @@ STATUS_STYLES = {
 }
 
 
-def status_text(status) -> Text:
+def status_badge(status) -> Text:
     """A status as glyph + word, coloured: `✗ FAILED`. Takes a JobStatus/DeploymentStatus or its value."""
     value = getattr(status, "value", status)
     glyph, style = STATUS_STYLES.get(value, ("·", ""))
     return Text(f"{glyph} {value}", style=style)
+
+
+def status_text(status) -> Text:
+    """The word alone, coloured (for command-line tables, where scripts read the word)."""
+    value = getattr(status, "value", status)
+    return Text(value, style=STATUS_STYLES.get(value, ("", ""))[1])
 
 
 def now() -> datetime:

@@ -65,7 +65,7 @@ class DeploymentsScreen(BaseScreen):
         self.deployments = {d.deployed_model: d for d in message.deployments}
         table.clear()
         for d in message.deployments:
-            table.add_row(d.deployed_model, d.base_model or "", fmt.status_text(d.status.value), str(d.capacity),
+            table.add_row(d.deployed_model, d.base_model or "", fmt.status_badge(d.status.value), str(d.capacity),
                           str(d.ready_capacity), d.plan or "-", d.charge_type or "", fmt.ago(d.created_at),
                           fmt.ago(d.updated_at), key=d.deployed_model)
         if current is not None and current.deployed_model in self.deployments:

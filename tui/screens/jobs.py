@@ -130,7 +130,7 @@ class JobsScreen(BaseScreen):
                 shown = f"{progress:.0%}" if progress is not None else ""
             loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
             table.add_row(Text("●", style="cyan") if live is not None else "", job.job_id,
-                          fmt.status_text(job.status.value), shown, loss, job.model, job.training_type,
+                          fmt.status_badge(job.status.value), shown, loss, job.model, job.training_type,
                           fmt.ago(job.created_at), elapsed(job),
                           fmt.middle(Path(row.dataset).name, 28) if row.dataset else "", key=job.job_id)
         if key is not None and key in {r.job.job_id for r in rows}:

@@ -46,7 +46,7 @@ def list_row(job_id: str, watched: Watched | None, log_width: int) -> tuple:
     step = f"{metrics.step}/{metrics.total_steps or '?'}" if metrics.step is not None else ""
     loss = f"{metrics.latest_loss:.4f}" if metrics.latest_loss is not None else ""
     last = watched.error or (watched.tail.lines[-1] if watched.tail.lines else "")
-    return (job_id, fmt.status_text(job.status), bar(metrics.progress), step, loss,
+    return (job_id, fmt.status_badge(job.status), bar(metrics.progress), step, loss,
             sparkline([p.value for p in metrics.loss]), Text(fmt.middle(last.strip(), max(log_width, 8)), style="dim"))
 
 
@@ -63,6 +63,7 @@ class WatchScreen(BaseScreen):
         self.order: list[str] = []
         self.current: str | None = None
         self._stale: set[str] = set()
+        self._list_stale = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="watch-empty")
@@ -77,6 +78,12 @@ class WatchScreen(BaseScreen):
 
     def on_unmount(self) -> None:
         self.app.job_listeners.discard(self)
+
+    @property
+    def drawn(self) -> bool:
+        """Every poll that arrived for a panel in view has been drawn (draws are batched once a second)."""
+        return not self._list_stale and not any(p.job_id in self._stale and self._on_screen(p)
+                                                for p in self.query(JobPanel))
 
     @property
     def compact(self) -> bool:
@@ -150,6 +157,7 @@ class WatchScreen(BaseScreen):
         # Drawn by the next frame of _draw_stale: however fast polls arrive, a panel redraws at most once a
         # second, and panels off screen wait until they are scrolled into view.
         self._stale.add(watched.job_id)
+        self._list_stale = True
 
     def _on_screen(self, panel: JobPanel) -> bool:
         if not panel.display:
@@ -158,10 +166,14 @@ class WatchScreen(BaseScreen):
         return panel.region.overlaps(grid.region) if grid.region.area else True
 
     def _draw_stale(self) -> None:
-        if not self._stale or not self.on_top:
+        if not self.on_top:
+            return
+        if self._list_stale:
+            self._list_stale = False
+            self._draw_list()
+        if not self._stale:
             return
         scheduler = self.app.scheduler
-        self._draw_list()
         for panel in self.query(JobPanel):
             if panel.job_id in self._stale and self._on_screen(panel):
                 self._stale.discard(panel.job_id)
