@@ -1,6 +1,10 @@
 """What a person feels in a real terminal: from process start (or a key press) to text on screen, in tmux.
 
-    python bench/bench_tui.py [--runs 5] [--size 80x24]
+    python bench/bench_tui.py [--runs 5] [--size 80x24] [--baseline DIR]
+
+--baseline DIR: also time the app whose `bailian_tui` package sits in DIR (e.g. an export of main laid out
+as DIR/bailian_tui/{core,tui,simulator}), interleaved run by run with this one, and print the ratios —
+on a shared, busy machine only same-run ratios mean much.
 
 Runs `bailian-tui --demo` (self-contained: the built-in simulator) and times, per run, the first frame and
 then each step of a tour — a key, and the text that shows the step is done. Prints the median of each step.
@@ -35,12 +39,14 @@ TOUR = [
 ]
 
 
-def one_run(size: str, state: Path) -> dict[str, float]:
+def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, float]:
     session = f"bt-{uuid.uuid4().hex[:8]}"
     cols, rows = size.split("x")
     env = [f"{k}={v}" for k, v in os.environ.items() if k in ("PATH", "HOME", "VIRTUAL_ENV")]
     env += [f"XDG_CONFIG_HOME={state / 'cfg'}", f"BAILIAN_TUI_STATE_DIR={state}", "TERM=xterm-256color"]
-    command = f"{shutil.which('bailian-tui')} --demo; sleep 60"
+    if pythonpath:
+        env.append(f"PYTHONPATH={pythonpath}")
+    command = f"{sys.executable} -m bailian_tui --demo; sleep 60"
     start = time.perf_counter()
     for attempt in range(3):  # a tmux server that is just starting sometimes refuses the first session
         if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", cols, "-y", rows, "env", *env,
@@ -74,17 +80,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", default="80x24")
+    parser.add_argument("--baseline", default=None)
     args = parser.parse_args()
     runs: list[dict[str, float]] = []
+    base: list[dict[str, float]] = []
     for n in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="bench-tui-") as state:
             runs.append(one_run(args.size, Path(state)))
         print(f"run {n + 1}: " + ", ".join(f"{v:.3f}" for v in runs[-1].values()), flush=True)
-    print(f"# {os.cpu_count()} cores · Python {sys.version.split()[0]} · {time.strftime('%Y-%m-%d')} · {args.size}")
+        if args.baseline:
+            with tempfile.TemporaryDirectory(prefix="bench-tui-") as state:
+                base.append(one_run(args.size, Path(state), args.baseline))
+            print(f"base {n + 1}: " + ", ".join(f"{v:.3f}" for v in base[-1].values()), flush=True)
+    print(f"# {os.cpu_count()} cores · Python {sys.version.split()[0]} · {time.strftime('%Y-%m-%d')} · {args.size}"
+          f" · load {os.getloadavg()[0]:.1f}")
     for label in runs[0]:
-        values = [r[label] for r in runs]
-        print(f"{label:45s} median {statistics.median(values) * 1000:7.0f} ms   (min {min(values) * 1000:.0f}, "
-              f"max {max(values) * 1000:.0f})")
+        ours = statistics.median(r[label] for r in runs)
+        line = f"{label:42s} median {ours * 1000:6.0f} ms"
+        if base:
+            theirs = statistics.median(b[label] for b in base)
+            line += f"   baseline {theirs * 1000:6.0f} ms   ratio {theirs / ours:4.2f}x"
+        print(line)
     return 0
 
 
