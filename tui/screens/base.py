@@ -1,12 +1,21 @@
-"""What every screen shares: the header, the connection line, the footer, and access to the core."""
+"""What every screen shares: the header, the connection line, the footer, Esc, and access to the core."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input, TextArea
 
 from bailian_tui.tui.widgets.connection import ConnectionBar
+from bailian_tui.tui.widgets.places import PlaceBar
+
+
+def leave_input(screen) -> bool:
+    """Esc's first job: a text field that has focus gives it up, so the place keys work again."""
+    if isinstance(screen.focused, (Input, TextArea)):
+        screen.set_focus(None)
+        return True
+    return False
 
 
 class BaseScreen(Screen):
@@ -15,6 +24,7 @@ class BaseScreen(Screen):
     def compose_frame(self) -> ComposeResult:
         yield Header()
         yield ConnectionBar(id="connection")
+        yield PlaceBar(id="places")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -31,6 +41,18 @@ class BaseScreen(Screen):
 
     def on_mount(self) -> None:
         self.app.sub_title = self.TITLE_TEXT
+        first_painted = getattr(self.app, "first_screen_painted", None)
+        if first_painted is not None:
+            self.call_after_refresh(first_painted)
 
     def on_screen_resume(self) -> None:
         self.app.sub_title = self.TITLE_TEXT
+
+    def action_back(self) -> None:
+        """Esc: leave a text field first; then back out — a pushed screen pops, a place goes to Jobs."""
+        if leave_input(self):
+            return
+        if self.app.screen_stack[0] is not self:
+            self.app.pop_screen()
+        elif self.app.current_mode != "jobs":
+            self.app.switch_mode("jobs")
