@@ -13,7 +13,6 @@ import os
 import zlib
 from array import array
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -242,12 +241,11 @@ def _scan_parts(path: Path, size: int, max_length: int, exact: bool, kind: str |
             if progress:
                 progress(end, size)
         return _absolute(parts)
-    import multiprocessing
+    from bailian_tui.core.lifecycle import worker_pool
 
     if exact:
         tokens.encoding()  # load once before forking: every worker shares it instead of loading its own
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context) as pool:
+    with worker_pool(min(workers, len(ranges))) as pool:
         futures = [pool.submit(_scan_range, str(path), s, e, max_length, exact, kind) for s, e in ranges]
         parts = []
         for (_, end), future in zip(ranges, futures):
