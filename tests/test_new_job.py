@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Input, Select
 
 from bailian_tui.core.hyperparams import PARAMS, defaults_for
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, settle
 from tests.test_app_demo import wait_for
 
 
@@ -24,7 +24,7 @@ async def open_form(app, pilot):
     await app.service()
     await pilot.press("n")
     await wait_for(lambda: app.screen.TITLE_TEXT == "New job" and len(app.screen.files) == 3, pilot)
-    await pilot.pause(0.1)
+    await settle(pilot, "job-params", "job-files", "job-count")
 
 
 async def test_defaults_and_recommendations_match_the_documented_table(form_app):
@@ -44,8 +44,9 @@ async def test_defaults_and_recommendations_match_the_documented_table(form_app)
         assert screen.query_one("#hp-max_length", Input).value == "8192"
         assert screen.query_one("#hp-n_epochs", Input).value == "3"
         screen.query_one("#job-type", Select).value = "efficient_sft"
-        await wait_for(lambda: bool(screen.query("#hp-lora_rank")), pilot)
-        assert screen.query_one("#hp-learning_rate", Input).value == "0.0001"
+        await settle(pilot, "job-params")
+        assert screen.query("#hp-lora_rank")
+        assert screen.query_one("#hp-learning_rate", Input).value == "0.0001"  # exactly one such input
 
 
 async def test_support_matrix_limits_training_types(form_app):
@@ -53,7 +54,10 @@ async def test_support_matrix_limits_training_types(form_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_form(app, pilot)
         screen = app.screen
-        types = lambda: [value for _, value in screen.query_one("#job-type", Select)._options if value != Select.NULL]
+        def types() -> list[str]:  # what the user can pick: the entries of the type list
+            overlay = screen.query_one("#job-type", Select).query_one("SelectOverlay")  # the list the user picks from
+            shown = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
+            return [t for t in shown if t in {"sft", "efficient_sft", "dpo_full", "dpo_lora", "cpt"}]
         assert types() == ["sft", "efficient_sft", "dpo_full", "dpo_lora"]
         screen.query_one("#job-model", Select).value = "qwen3.5-plus-2026-02-15"
         await wait_for(lambda: types() == ["sft"], pilot)
