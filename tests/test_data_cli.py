@@ -118,3 +118,21 @@ def test_parallel_conversion_matches_sequential_and_keeps_line_numbers(tmp_path,
     split = convert_file(source, tmp_path / "split.jsonl", workers=2, skip_bad=True, split_limit=200_000)
     assert len(split.outputs) > 1 and split.written == 2999
     assert sum(len(open(p, "rb").read().splitlines()) for p in split.outputs) == 2999
+
+
+def test_stats_estimate_validate_refuse_a_raw_file_and_say_how_to_convert_it(tmp_path):
+    raw = tmp_path / "medqa.jsonl"
+    raw.write_bytes(MAINLAND.read_bytes())
+    before = raw.read_bytes()
+    for command in (["stats", raw], ["estimate", raw, "--epochs", "1"], ["validate", raw]):
+        done = cli(*command)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "is raw medqa data" in done.stderr and "Traceback" not in done.stderr
+        assert f"bailian-tui convert {raw} " in done.stderr and "0 tokens" not in done.stdout
+        machine = json.loads(cli(*command, "--json").stdout)
+        assert "not Bailian ChatML" in machine["error"]
+    assert raw.read_bytes() == before
+    # The command it names works, and then the numbers come.
+    target = machine["error"].rsplit(" ", 1)[1]
+    assert cli("convert", raw, target).returncode == 0
+    assert json.loads(cli("stats", target, "--json").stdout)["total"] > 0
