@@ -135,22 +135,8 @@ class NewJobScreen(BaseScreen):
                 self._fill(pending)
         self._check()
 
-    def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
-        from bailian_tui.core.hyperparams import PARAMS_BY_NAME
-
-        values, problems = {}, []
-        for box in self.query("Input.hp").results(Input):
-            name = box.id.removeprefix("hp-")
-            if not box.value.strip() and PARAMS_BY_NAME[name].default == "":
-                continue  # an optional text field left empty is simply not sent
-            try:
-                values[name] = jobform.coerce(name, box.value)
-            except ValueError as err:
-                problems.append(jobform.Problem(name, str(err)))
-        if not values.get("data_augmentation"):  # mixed training off: none of its keys go out
-            for name in ("data_augmentation", "augmentation_types", "augmentation_ratio"):
-                values.pop(name, None)
-        return values, problems
+    def raw_hyper_parameters(self) -> dict[str, str]:
+        return {box.id.removeprefix("hp-"): box.value for box in self.query("Input.hp").results(Input)}
 
     def _fill(self, values: dict) -> None:
         for name, value in values.items():
@@ -253,13 +239,13 @@ class NewJobScreen(BaseScreen):
             self.query_one("#job-help", Static).update(f"[b]{param.name}[/] — {param.help} [dim]({param.source})[/]")
 
     def request(self) -> tuple[JobRequest | None, list[jobform.Problem]]:
-        hp, problems = self.hyper_parameters()
         train = self.query_one("#job-train", Select).value
         valid = self.query_one("#job-valid", Select).value
+        hp, problems = jobform.review(self.model(), self.training_type(), self.raw_hyper_parameters(),
+                                      train_samples=self.samples, has_validation=valid != Select.NULL)
         if train == Select.NULL:
-            problems.append(jobform.Problem("training file", "choose an uploaded file (upload one from Datasets: u)"))
-        problems += jobform.check(self.model(), self.training_type(), hp, train_samples=self.samples,
-                                  has_validation=valid != Select.NULL)
+            problems.insert(0, jobform.Problem("training file",
+                                               "choose an uploaded file (upload one from Datasets: u)"))
         if train == Select.NULL:
             return None, problems
         return JobRequest(model=self.model(), training_file_ids=[str(train)],
