@@ -95,13 +95,20 @@ async def _watch(args: argparse.Namespace, settings) -> int:
                           (watched.error or (watched.tail.lines[-1] if watched.tail.lines else ""))[-80:])
         return Group(table)
 
-    def on_update(update) -> None:
+    announced: set[str] = set()
+
+    def announce(job, bell: bool) -> None:
         nonlocal failed
-        if update.finished_now:
-            job = update.watched.job
-            failed = failed or job.status.value != "SUCCEEDED"
-            extra = f" → {job.finetuned_output}" if job.finetuned_output else ""
-            console.print(f"\a{job.job_id} {job.status.value}{extra}")
+        announced.add(job.job_id)
+        failed = failed or job.status.value != "SUCCEEDED"
+        extra = f" → {job.finetuned_output}" if job.finetuned_output else ""
+        console.print(f"{chr(7) if bell else ''}{job.job_id} {job.status.value}{extra}")
+
+    def on_update(update) -> None:
+        # A job already over at its first poll gets its line too (no bell): the result, however fast it came.
+        job = update.watched.job
+        if job is not None and job.status.finished and job.job_id not in announced:
+            announce(job, bell=update.finished_now)
 
     scheduler = Scheduler(service.platform, requests_per_second=settings.get("polling.requests_per_second"),
                           on_update=on_update)
@@ -149,21 +156,19 @@ async def _create(args: argparse.Namespace, settings) -> int:
         return 2
     raw_hp = spec.get("hyper_parameters") or {}
     training_type = spec.get("training_type", "sft")
-    # The same check as the new-job form (jobform.review): first without the data, so nothing is uploaded
-    # for a request that cannot be made, then again with the training samples counted.
-    hp, problems = jobform.review(spec["model"], training_type, raw_hp,
-                                  has_validation=bool(spec.get("validation_files")))
-    if _report(path, problems):
-        return 1
+    # The same check as the new-job form (jobform.review), with the training samples counted — before
+    # anything is uploaded, so a request that cannot be made costs nothing.
+    hp, _ = jobform.prepare(raw_hp)
+    max_length = hp.get("max_length", settings.get("validation.max_length"))
     service = _service(settings)
     try:
         samples, tokens, datasets, unknown_samples = 0, 0, [], False
-        ids: dict[str, list[str]] = {"training": [], "validation": []}
+        entries: list[tuple[str, str, Path | None]] = []  # (role, file id or path, local file to upload)
         for role, key in (("training", "training_files"), ("validation", "validation_files")):
             for entry in spec.get(key) or []:
                 local = Path(str(entry)).expanduser()
                 if not local.exists():
-                    ids[role].append(str(entry))  # a file_id already on the platform
+                    entries.append((role, str(entry), None))  # a file_id already on the platform
                     # Its samples count for the gate, as in the form: the local file it was uploaded from.
                     upload = service.store.upload_for_file_id(str(entry))
                     if role == "training" and upload is not None and Path(upload.path).is_file():
@@ -172,8 +177,7 @@ async def _create(args: argparse.Namespace, settings) -> int:
                     elif role == "training":
                         unknown_samples = True
                     continue
-                scan = validate_file(local, max_length=int(hp.get("max_length", settings.get("validation.max_length"))),
-                                     exact=True)
+                scan = validate_file(local, max_length=int(max_length), exact=True)
                 if scan.errors:
                     first = next(f for f in scan.findings if f.severity == "error")
                     print(f"bailian-tui: {first.where(str(local))}: {first.message} ({scan.errors} errors) — "
@@ -183,16 +187,18 @@ async def _create(args: argparse.Namespace, settings) -> int:
                     samples += scan.samples
                     tokens += stats_of(scan).total
                     datasets.append(str(local))
-                result = await service.upload(local)
-                ids[role].append(result.file.file_id)
+                entries.append((role, str(local), local))
         hp, problems = jobform.review(spec["model"], training_type, raw_hp,
                                       train_samples=None if unknown_samples else samples,
-                                      has_validation=bool(ids["validation"]))
+                                      has_validation=bool(spec.get("validation_files")))
         if unknown_samples:
             print(f"{path}: warning: training_files: a file id this machine did not upload: its samples are "
                   "unknown, so 'more training samples than batch_size' could not be checked", file=sys.stderr)
         if _report(path, problems):
             return 1
+        ids: dict[str, list[str]] = {"training": [], "validation": []}
+        for role, name, local in entries:
+            ids[role].append((await service.upload(local)).file.file_id if local is not None else name)
         request = JobRequest(model=spec["model"], training_file_ids=ids["training"],
                              validation_file_ids=ids["validation"], training_type=training_type, hyper_parameters=hp,
                              job_name=spec.get("job_name"), model_name=spec.get("model_name"))
