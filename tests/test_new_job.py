@@ -82,6 +82,7 @@ async def test_invalid_value_blocks_and_submit_creates_exactly_one_job(form_app,
         await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
         screen.query_one("#job-train", Select).value = uploaded.file.file_id
         await wait_for(lambda: "cost:" in problems_text(app) and "×" in problems_text(app), pilot)
+        await settle(pilot, "job-params", "job-files", "job-count")
         screen.query_one("#hp-batch_size", Input).value = "32"
         await wait_for(lambda: "must be more than batch_size 32" in problems_text(app), pilot)
         jobs_before = len(server.state.jobs)
@@ -155,6 +156,7 @@ async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
         await pilot.press("n")
         screen = app.screen
         await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
+        await settle(pilot, "job-params", "job-files", "job-count")
         screen.query_one("#job-train", Select).value = uploaded.file.file_id
         await wait_for(lambda: screen.samples == 20, pilot)
         verdicts = []
