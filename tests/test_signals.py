@@ -227,3 +227,149 @@ def test_a_broken_pipe_ends_quietly(tmp_path, command):
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
     status = int(done.stderr.rsplit("status=", 1)[1])
     assert status in (0, 1, 141), done.stderr  # 1: validate's own verdict when the reader read it all
+
+
+# ----- the app, in a terminal ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_the_app_ends_on_a_signal_and_gives_the_terminal_back(tmp_path, signum):
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "BAILIAN_TUI_STATE_DIR": str(tmp_path),
+           "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "--demo"], stdin=slave, stdout=slave,
+                             stderr=slave, env=env, cwd=tmp_path, start_new_session=True)
+    os.close(slave)
+    seen = bytearray()
+
+    def read() -> None:
+        while select.select([master], [], [], 0.05)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    try:
+        def drawn() -> bool:
+            read()
+            return b"\x1b[?1049h" in seen and b"Jobs" in seen  # alternate screen entered, first frame drawn
+
+        _until(drawn, 60, "the first frame", step=0.02)
+        sent = time.monotonic()
+        _signal(child, signum)
+        child.wait(timeout=30)
+        took = time.monotonic() - sent
+        read()
+        assert child.returncode == EXIT[signum]
+        assert took < ENDS_WITHIN, f"the app took {took:.2f} s to end after {signum.name}"
+        tail = bytes(seen[seen.rfind(b"\x1b[?1049h"):])
+        assert b"\x1b[?1049l" in tail, "the alternate screen was not left: terminal not restored"
+        assert b"Traceback" not in seen
+        _until(lambda: not _group(child.pid), 2.0, "the app's processes to be gone")
+    finally:
+        _cleanup(child)
+        os.close(master)
+
+
+# ----- commands that talk to a service: a simulator in another process -----------------------------------
+
+SIM_KEY = "sk-signal-test-0000"
+
+
+@pytest.fixture(scope="module")
+def sim_service(tmp_path_factory):
+    """`bailian-tui sim` in its own process, answering every request after 20 ms (its own latency setting)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "bailian_tui", "sim", "--port", str(port), "--api-key", SIM_KEY,
+                               "--speed", "0.01"], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                              env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path_factory.mktemp("simcfg"))})
+    assert "listening" in server.stdout.readline()
+    base = f"http://127.0.0.1:{port}/api/v1"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/_sim/faults", data=json.dumps({"latency": 0.02}).encode(),
+                                     headers={"Authorization": f"Bearer {SIM_KEY}",
+                                              "Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+    yield {"DASHSCOPE_HTTP_BASE_URL": base, "DASHSCOPE_API_KEY": SIM_KEY}, port
+    server.terminate()
+    server.wait(10)
+
+
+def _connected(pid: int, port: int) -> bool:
+    """Whether ``pid`` holds an established TCP connection to 127.0.0.1:port (its first request is out)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        with open(f"/proc/{pid}/net/tcp", encoding="ascii") as handle:
+            rows = handle.read().splitlines()[1:]
+    except OSError:
+        return False
+    wanted = f"0100007F:{port:04X}"
+    return any(row.split()[2] == wanted and row.split()[3] == "01" and row.split()[9] in inodes for row in rows)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_eval_stops_on_a_signal_and_keeps_every_whole_answer(sim_service, tmp_path, signum):
+    env, port = sim_service
+    split = tmp_path / "split.jsonl"
+    with open(split, "w", encoding="utf-8") as handle:
+        for i in range(400):
+            handle.write(json.dumps({"messages": [
+                {"role": "user", "content": f"第{i}题：哪一项正确？\n\n选项：\nA. 甲\nB. 乙\nC. 丙\nD. 丁"},
+                {"role": "assistant", "content": "答案是 B. 乙"}]}, ensure_ascii=False) + "\n")
+    before = _digest(split)
+    child = _start(["eval", split, "--model", "qwen3-8b", "--concurrency", "2", "--json"], tmp_path, env=env)
+    results = tmp_path / "split.eval.qwen3-8b.jsonl"
+    try:
+        _until(lambda: results.exists() and results.stat().st_size > 0 or child.poll() is not None, 60,
+               "the first answer")
+        assert child.poll() is None, child.communicate()
+        sent = time.monotonic()
+        _signal(child, signum)
+        stdout, stderr = child.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert child.returncode == EXIT[signum], stderr.decode()
+        assert took < ENDS_WITHIN and b"Traceback" not in stderr
+        _until(lambda: not _group(child.pid), 2.0, "its processes to be gone")
+    finally:
+        _cleanup(child)
+    lines = results.read_bytes().splitlines()
+    assert 0 < len(lines) < 400 and all(json.loads(line)["model"] == "qwen3-8b" for line in lines)  # whole lines
+    assert _digest(split) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_jobs_watch_stops_on_a_signal(sim_service, tmp_path, signum):
+    env, port = sim_service
+    listed = subprocess.run([sys.executable, "-m", "bailian_tui", "jobs", "list", "--json"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60, env={**os.environ, **env,
+                                                                  "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+                                                                  "BAILIAN_TUI_STATE_DIR": str(tmp_path / "s")})
+    running = next(j["job_id"] for j in json.loads(listed.stdout) if j["status"] == "RUNNING")
+    child = _start(["jobs", "watch", running], tmp_path, env=env)
+    try:
+        _until(lambda: _connected(child.pid, port) or child.poll() is not None, 60, "the first poll")
+        assert child.poll() is None, child.communicate()
+        sent = time.monotonic()
+        _signal(child, signum)
+        stdout, stderr = child.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert child.returncode == EXIT[signum], stderr.decode()
+        assert took < ENDS_WITHIN and b"Traceback" not in stderr and b"Traceback" not in stdout
+        _until(lambda: not _group(child.pid), 2.0, "its processes to be gone")
+    finally:
+        _cleanup(child)
