@@ -133,6 +133,12 @@ CASES = [  # (training type, values typed into the form): what the form shows, j
 ]
 
 
+def typed_in_form(screen, training_type: str) -> dict[str, str]:
+    """Every field the form shows for this model and type, as the person sees it (text)."""
+    return {p.name: screen.query_one(f"#hp-{p.name}", Input).value for p in PARAMS
+            if p.applies_to(training_type, screen.model())}
+
+
 async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
     """The same request, typed into the form and written as job.yaml for `jobs create`: the same verdict."""
     import os
@@ -172,7 +178,8 @@ async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
             spec = tmp_path / f"job-{len(verdicts)}.yaml"
             spec.write_text(yaml.safe_dump({"model": screen.model(), "training_type": training_type,
                                             "training_files": [str(converted)],
-                                            "hyper_parameters": screen.raw_hyper_parameters()}), encoding="utf-8")
+                                            "hyper_parameters": typed_in_form(screen, training_type)}),
+                            encoding="utf-8")
             done = await asyncio.to_thread(
                 subprocess.run, [sys.executable, "-m", "bailian_tui", "jobs", "create", "--config", str(spec)],
                 capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
