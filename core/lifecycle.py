@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 __all__ = [
     "Interrupted", "handle_signals", "run_main", "exit_code_for", "worker_init", "temp_prefix",
-    "sweep_stale", "apply_umask_mode", "TEMP_MARK", "worker_pool",
+    "sweep_stale", "apply_umask_mode", "TEMP_MARK", "worker_pool", "run_async",
 ]
 
 # Every temporary file or folder we create carries this mark and the owner pid: ``.bt-<pid>-<kind>-…``.
@@ -140,6 +140,48 @@ def run_main(main: Callable[[], int], *, prog: str = "bailian-tui") -> int:
     except BrokenPipeError as exc:
         _silence_stdout()
         return exit_code_for(exc)
+
+
+def run_async(main):
+    """``asyncio.run(main)`` for commands that talk to a service (eval, upload, jobs watch…).
+
+    Raising from a signal handler in the middle of the event loop lands anywhere — inside a transport's
+    write, where asyncio logs and swallows it, or in a task group, which wraps it. So here SIGTERM/SIGHUP
+    cancel the main task, the way asyncio itself treats Ctrl-C; every ``finally`` and ``async with`` runs,
+    and :class:`Interrupted` is raised once the loop is done.
+    """
+    import asyncio
+
+    received: list[int] = []
+
+    async def runner():
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        previous = {}
+
+        def on_signal(signum: int) -> None:
+            if not received:
+                received.append(signum)
+                task.cancel()
+
+        in_main = threading.current_thread() is threading.main_thread()
+        for signum in TERMINATING if in_main else ():
+            previous[signum] = signal.getsignal(signum)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if received:
+                raise Interrupted(received[0]) from None
+            raise
+        finally:
+            for signum, handler in previous.items():
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(signum)
+                    signal.signal(signum, handler)
+
+    return asyncio.run(runner())
 
 
 # ----- worker processes ---------------------------------------------------------------------------------

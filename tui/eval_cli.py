@@ -24,7 +24,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     try:
-        return asyncio.run(_eval(args, settings))
+        from bailian_tui.core.lifecycle import run_async
+
+        return run_async(_eval(args, settings))
     except DataFileError as err:
         print(f"bailian-tui: {err}", file=sys.stderr)
         return 2

@@ -28,7 +28,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     try:
-        return asyncio.run({"list": _list, "watch": _watch, "create": _create}[args.jobs_command](args, settings))
+        from bailian_tui.core.lifecycle import run_async  # signals cancel the main task: docs/signals.md
+
+        return run_async({"list": _list, "watch": _watch, "create": _create}[args.jobs_command](args, settings))
     except PlatformError as err:
         print(f"bailian-tui: {err.human()}", file=sys.stderr)
         return 1
