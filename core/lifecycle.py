@@ -71,6 +71,8 @@ def handle_signals(signals: tuple[int, ...] = TERMINATING) -> Iterator[None]:
         return
     previous = {}
     for signum in signals:
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            continue  # started under nohup (SIGHUP) or told to ignore it: keep ignoring, as POSIX intends
         with contextlib.suppress(OSError, ValueError):
             previous[signum] = signal.signal(signum, _raise_interrupted)
     try:
@@ -166,6 +168,8 @@ def run_async(main):
 
         in_main = threading.current_thread() is threading.main_thread()
         for signum in TERMINATING if in_main else ():
+            if signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # nohup: a hang-up is not ours to act on
             previous[signum] = signal.getsignal(signum)
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, on_signal, signum)

@@ -80,8 +80,8 @@ class BailianApp(App):
         loop = asyncio.get_running_loop()
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             signum = getattr(signal, name, None)
-            if signum is None:
-                continue
+            if signum is None or signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # ignored by whoever started us (nohup, a background job): keep it so
             try:
                 loop.add_signal_handler(signum, self.exit, None, 128 + signum)
             except (NotImplementedError, RuntimeError, ValueError):
