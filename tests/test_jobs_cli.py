@@ -58,7 +58,7 @@ def test_list_create_watch(sim_env, tmp_path):
     again = cli(sim_env, "jobs", "create", "--config", spec, "--yes", "--json")
     assert again.returncode == 0
     watched = cli(sim_env, "jobs", "watch", job_id, timeout=300)
-    assert watched.returncode == 0 and f"{job_id} SUCCEEDED" in watched.stdout
+    assert watched.returncode == 0 and f"{job_id} SUCCEEDED" in watched.stdout, watched.stdout[-3000:]
 
 
 def test_create_refuses_what_the_platform_would_fail(sim_env, tmp_path):

@@ -62,11 +62,16 @@ async def _list(args: argparse.Namespace, settings) -> int:
 
     from bailian_tui.tui.format import ago, status_text
 
+    from bailian_tui.tui.format import cells
+
     table = Table("job id", "model", "type", "status", "created", "fine-tuned model", "dataset")
     for row in rows:
         job = row.job
-        table.add_row(job.job_id, job.model, job.training_type, status_text(job.status.value), ago(job.created_at),
-                      job.finetuned_output or "", Path(row.dataset).name if row.dataset else "")
+        table.add_row(*cells(job.job_id, job.model, job.training_type, status_text(job.status.value),
+                             ago(job.created_at), job.finetuned_output or "",
+                             Path(row.dataset).name if row.dataset else ""))
+    for warning in service.platform.stats.warnings:
+        print(f"bailian-tui: warning: {warning}", file=sys.stderr)
     Console().print(table)
     return 0
 
@@ -74,6 +79,7 @@ async def _list(args: argparse.Namespace, settings) -> int:
 async def _watch(args: argparse.Namespace, settings) -> int:
     from rich.console import Console, Group
     from rich.live import Live
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -91,26 +97,23 @@ async def _watch(args: argparse.Namespace, settings) -> int:
             progress = metrics.progress
             bar = f"{'█' * int((progress or 0) * 20):<20} {progress:.0%}" if progress is not None else ""
             step = f"{metrics.step}/{metrics.total_steps}" if metrics.step is not None else ""
-            table.add_row(watched.job_id, status_text(job.status.value) if job else Text("…"), bar, step,
+            table.add_row(Text(watched.job_id), status_text(job.status.value) if job else Text("…"), bar, step,
                           f"{metrics.latest_loss:.4f}" if metrics.latest_loss is not None else "",
                           f"{metrics.eval_loss[-1].value:.4f}" if metrics.eval_loss else "",
-                          (watched.error or (watched.tail.lines[-1] if watched.tail.lines else ""))[-80:])
+                          Text((watched.error or (watched.tail.lines[-1] if watched.tail.lines else ""))[-80:]))
         return Group(table)
 
-    announced: set[str] = set()
-
-    def announce(job, bell: bool) -> None:
-        nonlocal failed
-        announced.add(job.job_id)
-        failed = failed or job.status.value != "SUCCEEDED"
-        extra = f" → {job.finetuned_output}" if job.finetuned_output else ""
-        console.print(f"{chr(7) if bell else ''}{job.job_id} {job.status.value}{extra}")
+    reported: set[str] = set()
 
     def on_update(update) -> None:
-        # A job already over at its first poll gets its line too (no bell): the result, however fast it came.
+        nonlocal failed
         job = update.watched.job
-        if job is not None and job.status.finished and job.job_id not in announced:
-            announce(job, bell=update.finished_now)
+        # Say how each job ended, also one that had already ended when the watch began.
+        if job is not None and job.status.finished and update.watched.job_id not in reported:
+            reported.add(update.watched.job_id)
+            failed = failed or job.status.value != "SUCCEEDED"
+            extra = f" → {job.finetuned_output}" if job.finetuned_output else ""
+            console.print("\a" + escape(f"{job.job_id} {job.status.value}{extra}"))
 
     scheduler = Scheduler(service.platform, requests_per_second=settings.get("polling.requests_per_second"),
                           on_update=on_update)
@@ -200,7 +203,13 @@ async def _create(args: argparse.Namespace, settings) -> int:
             return 1
         ids: dict[str, list[str]] = {"training": [], "validation": []}
         for role, name, local in entries:
-            ids[role].append((await service.upload(local)).file.file_id if local is not None else name)
+            if local is None:
+                ids[role].append(name)
+                continue
+            result = await service.upload(local)
+            if result.message:
+                print(f"bailian-tui: {result.message}", file=sys.stderr)
+            ids[role].append(result.file.file_id)
         request = JobRequest(model=spec["model"], training_file_ids=ids["training"],
                              validation_file_ids=ids["validation"], training_type=training_type, hyper_parameters=hp,
                              job_name=spec.get("job_name"), model_name=spec.get("model_name"))
@@ -213,7 +222,10 @@ async def _create(args: argparse.Namespace, settings) -> int:
                 return 1
             if input("create this job? [y/N] ").strip().lower() != "y":
                 return 1
-        job = await service.create_job(request, dataset=datasets[0] if datasets else None)
+        created = await service.create_job_outcome(request, dataset=datasets[0] if datasets else None)
+        job = created.item
+        if created.message:
+            print(f"bailian-tui: {created.message}", file=sys.stderr)
     finally:
         await service.platform.aclose()
     if args.json:
