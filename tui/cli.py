@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes and signals: docs/signals.md (130 SIGINT, 143 SIGTERM, 129 SIGHUP, 141 broken pipe)."""
+    from bailian_tui.core.lifecycle import run_main
+
+    return run_main(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from bailian_tui.tui import data_cli, eval_cli, jobs_cli
 
@@ -55,17 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     from bailian_tui.tui import headless
 
-    try:
-        if args.command == "sim":
-            return headless.serve_simulator(args)
-        if args.command == "config":
-            return headless.config_command(args)
-        if args.command in modules:
-            settings = headless.load_settings(args)
-            return modules[args.command].run(args, settings) if settings is not None else 2
-        return _run_app(args)
-    except KeyboardInterrupt:
-        return 130
+    if args.command == "sim":
+        return headless.serve_simulator(args)
+    if args.command == "config":
+        return headless.config_command(args)
+    if args.command in modules:
+        settings = headless.load_settings(args)
+        return modules[args.command].run(args, settings) if settings is not None else 2
+    return _run_app(args)
 
 
 def _run_app(args: argparse.Namespace) -> int:
@@ -86,12 +90,13 @@ def _run_app(args: argparse.Namespace) -> int:
         return 2
     from bailian_tui.tui.app import BailianApp
 
+    app = BailianApp(settings, open_path=path)
     try:
-        BailianApp(settings, open_path=path).run()
+        app.run()
     finally:
         if server is not None:
             server.stop()
-    return 0
+    return app.return_code or 0
 
 
 if __name__ == "__main__":

@@ -139,10 +139,11 @@ def _convert(args: argparse.Namespace, settings) -> int:
 
 
 def _validate(args: argparse.Namespace, settings) -> int:
-    from bailian_tui.core.data.scan import validate_file
+    from bailian_tui.core.data.scan import scan_bailian_file
 
     with _progress(args, "validating") as progress:
-        scan = validate_file(args.file, max_length=_max_length(args, settings), progress=progress)
+        scan = scan_bailian_file(args.file, "validation and upload", max_length=_max_length(args, settings),
+                                 progress=progress)
     if args.json:
         print(json.dumps({"file": scan.path, "kind": scan.kind, "samples": scan.samples,
                           "errors": scan.counts["error"], "warnings": scan.counts["warning"],
@@ -160,10 +161,11 @@ def _validate(args: argparse.Namespace, settings) -> int:
 
 
 def _stats(args: argparse.Namespace, settings) -> int:
-    from bailian_tui.core.data.scan import stats_of, validate_file
+    from bailian_tui.core.data.scan import scan_bailian_file, stats_of
 
     with _progress(args, "counting tokens") as progress:
-        scan = validate_file(args.file, max_length=_max_length(args, settings), exact=True, progress=progress)
+        scan = scan_bailian_file(args.file, "token statistics", max_length=_max_length(args, settings),
+                                 exact=True, progress=progress)
     stats = stats_of(scan)
     if args.json:
         print(json.dumps({"file": scan.path, **stats.__dict__}, ensure_ascii=False))
@@ -184,10 +186,10 @@ def _stats(args: argparse.Namespace, settings) -> int:
 
 def _estimate(args: argparse.Namespace, settings) -> int:
     from bailian_tui.core.data.cost import estimate
-    from bailian_tui.core.data.scan import stats_of, validate_file
+    from bailian_tui.core.data.scan import scan_bailian_file, stats_of
 
     with _progress(args, "counting tokens") as progress:
-        scan = validate_file(args.file, exact=True, progress=progress)
+        scan = scan_bailian_file(args.file, "cost estimates", exact=True, progress=progress)
     result = estimate(stats_of(scan).total, args.epochs, args.model, settings)
     if args.json:
         print(json.dumps({"file": scan.path, **result.as_dict()}, ensure_ascii=False))

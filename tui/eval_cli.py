@@ -24,7 +24,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     try:
-        return asyncio.run(_eval(args, settings))
+        from bailian_tui.core.lifecycle import run_async
+
+        return run_async(_eval(args, settings))
     except DataFileError as err:
         print(f"bailian-tui: {err}", file=sys.stderr)
         return 2
@@ -52,20 +54,33 @@ async def _eval(args: argparse.Namespace, settings) -> int:
     if bar:
         bar.stop()
     out = results_path(__import__("pathlib").Path(args.file), models)
+    status = 0 if summary.complete else 1  # a question that could not be asked is not a result
     if args.json:
         print(json.dumps({**summary.as_dict(), "results": str(out)}, ensure_ascii=False))
-        return 0
+        return status
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("model", "answered", "accuracy", "95% CI", "unparseable")
+    table = Table("model", "answered", "accuracy", "95% CI", "unparseable", "errors")
     for score in summary.scores:
         low, high = score.interval
-        table.add_row(score.model, str(score.answered), f"{score.accuracy:.1%}", f"{low:.1%} – {high:.1%}",
-                      str(score.unparseable))
+        table.add_row(score.model, f"{score.answered} of {summary.questions}", f"{score.accuracy:.1%}",
+                      f"{low:.1%} – {high:.1%}", str(score.unparseable),
+                      f"[bold red]{score.missing}[/]" if score.missing else "0")
     console = Console()
     console.print(table)
+    errors = Console(stderr=True, highlight=False)
+    for score in summary.scores:
+        if score.stopped:
+            errors.print(f"[bold red]{score.model}[/]: stopped asking after the first failure — {score.stopped}. "
+                         f"{score.not_asked} questions not asked. Is the name right, and is the model deployed "
+                         "and RUNNING? (bailian-tui jobs list / the Deployments screen)")
+        elif score.errors:
+            errors.print(f"[bold red]{score.model}[/]: {score.errors} requests failed; run the same command to "
+                         "ask those questions again")
+        for message in score.error_messages:
+            errors.print(f"  {score.model}: {message}")
     if len(models) > 1:
         console.print(f"{len(summary.disagreements)} questions where the models disagree")
     console.print(f"per-question results: {out}\nsummary: {out.with_suffix('.summary.json')}")
-    return 0
+    return status

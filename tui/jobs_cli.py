@@ -28,7 +28,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     try:
-        return asyncio.run({"list": _list, "watch": _watch, "create": _create}[args.jobs_command](args, settings))
+        from bailian_tui.core.lifecycle import run_async  # signals cancel the main task: docs/signals.md
+
+        return run_async({"list": _list, "watch": _watch, "create": _create}[args.jobs_command](args, settings))
     except PlatformError as err:
         print(f"bailian-tui: {err.human()}", file=sys.stderr)
         return 1
@@ -129,6 +131,14 @@ async def _watch(args: argparse.Namespace, settings) -> int:
     return 1 if failed else 0
 
 
+def _report(path: Path, problems) -> bool:
+    """Print every problem (file: level: field: message); True when one blocks the job."""
+    for problem in problems:
+        level = "error" if problem.blocking else "warning"
+        print(f"{path}: {level}: {problem.field}: {problem.message}", file=sys.stderr)
+    return any(p.blocking for p in problems)
+
+
 async def _create(args: argparse.Namespace, settings) -> int:
     import yaml
 
@@ -149,26 +159,30 @@ async def _create(args: argparse.Namespace, settings) -> int:
         print(f"bailian-tui: {path}: needs model and training_files"
               + (f"; unknown keys: {', '.join(sorted(unknown))}" if unknown else ""), file=sys.stderr)
         return 2
-    hp = {}
-    for name, value in (spec.get("hyper_parameters") or {}).items():
-        try:
-            hp[name] = jobform.coerce(name, value)
-        except ValueError as err:
-            print(f"bailian-tui: {path}: hyper_parameters.{name}: {err}", file=sys.stderr)
-            return 2
+    raw_hp = spec.get("hyper_parameters") or {}
     training_type = spec.get("training_type", "sft")
+    # The same check as the new-job form (jobform.review), with the training samples counted — before
+    # anything is uploaded, so a request that cannot be made costs nothing.
+    hp, _ = jobform.prepare(raw_hp)
+    max_length = hp.get("max_length", settings.get("validation.max_length"))
     service = _service(settings)
     try:
-        samples, tokens, datasets = 0, 0, []
-        ids: dict[str, list[str]] = {"training": [], "validation": []}
+        samples, tokens, datasets, unknown_samples = 0, 0, [], False
+        entries: list[tuple[str, str, Path | None]] = []  # (role, file id or path, local file to upload)
         for role, key in (("training", "training_files"), ("validation", "validation_files")):
             for entry in spec.get(key) or []:
                 local = Path(str(entry)).expanduser()
                 if not local.exists():
-                    ids[role].append(str(entry))  # a file_id already on the platform
+                    entries.append((role, str(entry), None))  # a file_id already on the platform
+                    # Its samples count for the gate, as in the form: the local file it was uploaded from.
+                    upload = service.store.upload_for_file_id(str(entry))
+                    if role == "training" and upload is not None and Path(upload.path).is_file():
+                        scan = validate_file(upload.path, exact=True)
+                        samples, tokens = samples + scan.samples, tokens + stats_of(scan).total
+                    elif role == "training":
+                        unknown_samples = True
                     continue
-                scan = validate_file(local, max_length=int(hp.get("max_length", settings.get("validation.max_length"))),
-                                     exact=True)
+                scan = validate_file(local, max_length=int(max_length), exact=True)
                 if scan.errors:
                     first = next(f for f in scan.findings if f.severity == "error")
                     print(f"bailian-tui: {first.where(str(local))}: {first.message} ({scan.errors} errors) — "
@@ -178,17 +192,24 @@ async def _create(args: argparse.Namespace, settings) -> int:
                     samples += scan.samples
                     tokens += stats_of(scan).total
                     datasets.append(str(local))
-                result = await service.upload(local)
-                if result.message:
-                    print(f"bailian-tui: {result.message}", file=sys.stderr)
-                ids[role].append(result.file.file_id)
-        problems = jobform.check(spec["model"], training_type, hp, train_samples=samples or None,
-                                 has_validation=bool(ids["validation"]))
-        for problem in problems:
-            level = "error" if problem.blocking else "warning"
-            print(f"{path}: {level}: {problem.field}: {problem.message}", file=sys.stderr)
-        if any(p.blocking for p in problems):
+                entries.append((role, str(local), local))
+        hp, problems = jobform.review(spec["model"], training_type, raw_hp,
+                                      train_samples=None if unknown_samples else samples,
+                                      has_validation=bool(spec.get("validation_files")))
+        if unknown_samples:
+            print(f"{path}: warning: training_files: a file id this machine did not upload: its samples are "
+                  "unknown, so 'more training samples than batch_size' could not be checked", file=sys.stderr)
+        if _report(path, problems):
             return 1
+        ids: dict[str, list[str]] = {"training": [], "validation": []}
+        for role, name, local in entries:
+            if local is None:
+                ids[role].append(name)
+                continue
+            result = await service.upload(local)
+            if result.message:
+                print(f"bailian-tui: {result.message}", file=sys.stderr)
+            ids[role].append(result.file.file_id)
         request = JobRequest(model=spec["model"], training_file_ids=ids["training"],
                              validation_file_ids=ids["validation"], training_type=training_type, hyper_parameters=hp,
                              job_name=spec.get("job_name"), model_name=spec.get("model_name"))
