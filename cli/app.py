@@ -97,13 +97,18 @@ def default_config() -> str:
     return str(default_config_path())
 
 
-def load_settings(args: argparse.Namespace, out: Output):
-    from bailian_tui.core import config as config_mod
-
+def check_profile(args: argparse.Namespace) -> None:
+    """``--profile NAME``: provider profiles are not in the config yet, so only the default one exists."""
     profile = getattr(args, "profile", None)
     if profile not in (None, "", "default"):
         raise UsageError(f"unknown profile {profile!r}: only 'default' exists (the settings of the config file "
                          "and environment); drop --profile")
+
+
+def load_settings(args: argparse.Namespace, out: Output):
+    from bailian_tui.core import config as config_mod
+
+    check_profile(args)
     try:
         settings = config_mod.load(args.config)
     except config_mod.ConfigError as err:
@@ -219,6 +224,7 @@ def _dispatch(argv: list[str]) -> int:
     from bailian_tui.core.errors import PlatformError
 
     try:
+        check_profile(args)
         return args.func(ctx)
     except UsageError as err:
         _report(out, str(err))

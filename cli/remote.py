@@ -269,6 +269,8 @@ def _check_local(ctx: Context, path: Path, max_length: int | None = None):
 
 def _files_upload(ctx: Context) -> int:
     paths = [Path(p).expanduser() for p in ctx.args.paths]
+    if not ctx.args.dry_run:
+        ctx.remote_settings()  # no key: say so before reading any data
     for path in paths:
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
@@ -631,6 +633,8 @@ def _jobs_create(ctx: Context) -> int:
         raise UsageError(f"{where}: needs a model and training data (--model M --train FILE_OR_ID, or model: and "
                          "training_files: in the YAML)")
 
+    if not a.dry_run:
+        ctx.remote_settings()  # no key: say so before reading any data
     max_length = int(hp.get("max_length") or ctx.settings.get("validation.max_length"))
     local: dict[str, Path] = {}
     samples = tokens = 0

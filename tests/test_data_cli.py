@@ -118,3 +118,19 @@ def test_parallel_conversion_matches_sequential_and_keeps_line_numbers(tmp_path,
     split = convert_file(source, tmp_path / "split.jsonl", workers=2, skip_bad=True, split_limit=200_000)
     assert len(split.outputs) > 1 and split.written == 2999
     assert sum(len(open(p, "rb").read().splitlines()) for p in split.outputs) == 2999
+
+
+def test_medqa_template_is_a_flag_of_convert_and_batch_convert(tmp_path):
+    source = DATASETS / "MedQA/questions/Mainland/4_options/dev.jsonl"
+    english = tmp_path / "en.jsonl"
+    assert cli("convert", source, english, "--template", "english").returncode == 0
+    first = json.loads(english.read_text().splitlines()[0])["messages"]
+    assert first[0]["content"].startswith("You are a professional medical assistant")
+    assert first[2]["content"].startswith("The answer is ")
+    done = cli("batch-convert", "--src", DATASETS / "MedQA/questions", "--dst", tmp_path / "zh", "--template",
+               "chinese", "--json")
+    assert done.returncode == 0, done.stderr
+    us = json.loads((tmp_path / "zh/us_4opt_test.jsonl").read_text().splitlines()[0])
+    assert us["messages"][2]["content"].startswith("答案是 ")
+    bad = cli("convert", source, tmp_path / "x.jsonl", "--template", "klingon")
+    assert bad.returncode == 2 and "--template klingon" in bad.stderr and not (tmp_path / "x.jsonl").exists()
