@@ -49,6 +49,7 @@ class Context:
     out: Output
     _settings: Any = None
     _demo: Any = None
+    _service: Any = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -82,9 +83,11 @@ class Context:
         from bailian_tui.core.service import Service
         from bailian_tui.core.store import Store
 
-        settings = self.remote_settings()
-        store = Store(settings.state_dir / "state.db", endpoint=settings.base_url or "default")
-        return Service(Platform.from_settings(settings), store)
+        if self._service is None:
+            settings = self.remote_settings()
+            store = Store(settings.state_dir / "state.db", endpoint=settings.base_url or "default")
+            self._service = Service(Platform.from_settings(settings), store)
+        return self._service
 
     def close(self) -> None:
         while self._closers:

@@ -550,17 +550,13 @@ def _jobs_watch(ctx: Context) -> int:
 
 
 def _parse_sets(items: list[str]) -> dict[str, Any]:
-    from bailian_tui.core import jobform
-
+    """``--set NAME=VALUE`` as written: typed and checked by jobform.review, like the form's fields."""
     hp: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--set {item}: expected NAME=VALUE, e.g. --set n_epochs=3")
-        try:
-            hp[name.strip()] = jobform.coerce(name.strip(), value)
-        except ValueError as err:
-            raise UsageError(f"--set {item}: {err}") from None
+        hp[name.strip()] = value
     return hp
 
 
@@ -571,8 +567,6 @@ SPEC_KEYS = {"model", "training_type", "training_files", "validation_files", "hy
 def load_spec(path: Path) -> dict:
     """A job YAML (docs/cli.md, examples/job.yaml): errors name the file and line."""
     import yaml
-
-    from bailian_tui.core import jobform
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -600,13 +594,7 @@ def load_spec(path: Path) -> dict:
     hp = spec.get("hyper_parameters") or {}
     if not isinstance(hp, dict):
         raise UsageError(f"{path}:{lines.get('hyper_parameters', '?')}: hyper_parameters is a mapping")
-    coerced = {}
-    for name, value in hp.items():
-        try:
-            coerced[name] = jobform.coerce(name, value)
-        except ValueError as err:
-            raise UsageError(f"{path}:{lines.get('hyper_parameters', '?')}: hyper_parameters.{name}: {err}") from None
-    spec["hyper_parameters"] = coerced
+    spec["hyper_parameters"] = dict(hp)  # typed and checked by jobform.review with the rest of the request
     # Relative paths in the file are relative to the file, like an include.
     for key in ("training_files", "validation_files"):
         spec[key] = [str((path.parent / str(e)).expanduser()) if (path.parent / str(e)).exists() else str(e)
@@ -628,7 +616,8 @@ def _jobs_create(ctx: Context) -> int:
     training = a.train or spec.get("training_files") or []
     validation = a.validation or spec.get("validation_files") or []
     training_type = a.training_type or spec.get("training_type") or "sft"
-    hp = {**(spec.get("hyper_parameters") or {}), **_parse_sets(a.hp)}
+    raw_hp = {**(spec.get("hyper_parameters") or {}), **_parse_sets(a.hp)}
+    hp, _ = jobform.prepare(raw_hp)
     if not model or not training:
         raise UsageError(f"{where}: needs a model and training data (--model M --train FILE_OR_ID, or model: and "
                          "training_files: in the YAML)")
@@ -638,6 +627,8 @@ def _jobs_create(ctx: Context) -> int:
     max_length = int(hp.get("max_length") or ctx.settings.get("validation.max_length"))
     local: dict[str, Path] = {}
     samples = tokens = 0
+    unknown_samples = False
+    store = ctx.service().store if ctx.settings.api_key or a.demo else None
     for role, entries in (("training", training), ("validation", validation)):
         for entry in entries:
             path = Path(str(entry)).expanduser()
@@ -649,9 +640,22 @@ def _jobs_create(ctx: Context) -> int:
                     tokens += stats_of(scan).total
             elif "/" in str(entry) or str(entry).endswith((".jsonl", ".json", ".csv", ".xlsx")):
                 raise UsageError(f"{entry}: no such file (a file id has no slash or extension)")
+            elif role == "training":
+                # A file id: its samples count for the gate when this machine uploaded it (as in the form).
+                upload = store.upload_for_file_id(str(entry)) if store is not None else None
+                if upload is not None and Path(upload.path).is_file():
+                    scan = _check_local(ctx, Path(upload.path), max_length)
+                    samples, tokens = samples + scan.samples, tokens + stats_of(scan).total
+                else:
+                    unknown_samples = True
 
-    problems = jobform.check(model, training_type, hp, train_samples=samples or None,
-                             has_validation=bool(validation))
+    # THE check of a job request, shared with the new-job form: typed values, ranges, support matrix,
+    # learning-rate order, the sample/batch gate — before anything is uploaded.
+    hp, problems = jobform.review(model, training_type, raw_hp, train_samples=None if unknown_samples else samples,
+                                  has_validation=bool(validation))
+    if unknown_samples:
+        ctx.out.stderr.write(f"{where}: warning: training_files: a file id this machine did not upload: its samples "
+                             "are unknown, so 'more training samples than batch_size' could not be checked\n")
     for problem in problems:
         ctx.out.stderr.write(f"{where}: {'error' if problem.blocking else 'warning'}: {problem.field}: "
                              f"{problem.message}\n")
@@ -662,7 +666,7 @@ def _jobs_create(ctx: Context) -> int:
     if cost is not None:
         ctx.out.info(f"estimated cost: {cost.formula}")
 
-    service = ctx.service() if not a.dry_run or a.demo or ctx.settings.api_key else None
+    service = ctx.service() if store is not None else None
 
     async def resolve(dry: bool) -> dict[str, list[str]]:
         ids: dict[str, list[str]] = {"training": [], "validation": []}
@@ -921,14 +925,26 @@ def _eval(ctx: Context) -> int:
         ctx.out.info("interrupted: answers so far are saved; run the same command to resume")
         raise
     out = results_path(Path(a.file), models)
+    status = EXIT_OK if summary.complete else EXIT_FAILED  # a question that could not be asked is not a result
     if ctx.out.json:
         ctx.out.emit({**summary.as_dict(), "results": str(out)})
-        return EXIT_OK
-    ctx.out.table([Column("model", key=True), Column("answered"), Column("accuracy"), Column("95% CI"),
-                   Column("unparseable", drop=1)],
-                  [[s.model, s.answered, f"{s.accuracy:.1%}", f"{s.interval[0]:.1%} – {s.interval[1]:.1%}",
-                    s.unparseable] for s in summary.scores])
+    else:
+        ctx.out.table([Column("model", key=True), Column("answered"), Column("accuracy"), Column("95% CI"),
+                       Column("unparseable", drop=2), Column("errors", drop=1)],
+                      [[s.model, f"{s.answered} of {summary.questions}", f"{s.accuracy:.1%}",
+                        f"{s.interval[0]:.1%} – {s.interval[1]:.1%}", s.unparseable, s.missing]
+                       for s in summary.scores])
+    for score in summary.scores:
+        if score.stopped:
+            ctx.out.error(f"{score.model}: stopped asking after the first failure — {score.stopped}. "
+                          f"{score.not_asked} questions not asked. Is the name right, and is the model deployed "
+                          "and RUNNING? (bailian-tui deployments list)")
+        elif score.errors:
+            ctx.out.error(f"{score.model}: {score.errors} requests failed; run the same command to ask those "
+                          "questions again")
+        for message in score.error_messages:
+            ctx.out.stderr.write(f"  {score.model}: {message}\n")
     if len(models) > 1:
         ctx.out.info(f"{len(summary.disagreements)} questions where the models disagree")
     ctx.out.info(f"per-question results: {out}\nsummary: {out.with_suffix('.summary.json')}")
-    return EXIT_OK
+    return status

@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 __all__ = [
     "Interrupted", "handle_signals", "run_main", "exit_code_for", "worker_init", "temp_prefix",
-    "sweep_stale", "apply_umask_mode", "TEMP_MARK",
+    "sweep_stale", "apply_umask_mode", "TEMP_MARK", "worker_pool",
 ]
 
 # Every temporary file or folder we create carries this mark and the owner pid: ``.bt-<pid>-<kind>-…``.
@@ -171,20 +171,61 @@ def worker_init(parent: int | None = None, *, interval: float = 0.5) -> None:
 
     * ``PR_SET_PDEATHSIG`` (Linux): the kernel sends SIGKILL to this worker when the parent thread exits.
     * Watchdog thread (everywhere): exits when our parent pid changes (re-parented to init).
-    * SIGINT ignored in the worker: a Ctrl-C reaches the whole process group; the parent decides, and the
-      pool shutdown ends the workers. SIGTERM/SIGHUP keep their default action (end the worker).
+    * SIGINT and SIGHUP ignored in the worker: they reach the whole foreground process group; the parent
+      decides, and the pool shutdown ends the workers. SIGTERM keeps its default action.
     """
     parent = os.getppid() if parent is None else parent
     _set_pdeathsig(signal.SIGKILL)
-    with contextlib.suppress(OSError, ValueError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for signum in TERMINATING:
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(signum, signal.SIG_DFL)
+    # Ctrl-C and a dropped terminal reach the whole process group: the parent decides and ends the pool.
+    for name in ("SIGINT", "SIGHUP"):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(128 + signal.SIGTERM)
     threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True,
                      name="bt-parent-watchdog").start()
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int, *, prepare: Callable[[], None] | None = None):
+    """A ``ProcessPoolExecutor`` whose workers die with this process, and which ends at once on any exception.
+
+    ``with ProcessPoolExecutor()`` waits, on the way out, for every queued task — after Ctrl-C that is the
+    rest of the file. Here an exception (KeyboardInterrupt, :class:`Interrupted`, an error) cancels what is
+    queued and kills the workers, so the command exits within a second and leaves no process behind.
+    Fork where the platform has it (workers share what the parent loaded, e.g. the tokenizer).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if prepare is not None:
+        prepare()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
+                               initializer=worker_init, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        _kill_pool(pool)
+        raise
+    else:
+        pool.shutdown(wait=True)
+
+
+def _kill_pool(pool) -> None:
+    # The executor offers no "terminate": its process table is the only handle on the workers.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=1.0)
 
 
 # ----- temporary files ----------------------------------------------------------------------------------

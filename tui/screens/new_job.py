@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pathlib import Path
 
 from rich.text import Text
@@ -105,8 +107,6 @@ class NewJobScreen(BaseScreen):
             remembered = self.app.current_service.store.pref("new-job", {}).get(f"{model}/{training_type}", {})
         defaults = defaults_for(training_type, model)
         recommended = recommended_for(training_type, model, self.samples)
-        box = self.query_one("#job-params", Vertical)
-        box.remove_children()
         rows = []
         for param in PARAMS:
             if not param.applies_to(training_type, model):
@@ -119,25 +119,24 @@ class NewJobScreen(BaseScreen):
                              Input(str(value), id=f"hp-{param.name}", classes="hp", compact=True),
                              Static(note, classes="hp-note"), classes="form-row")
             rows.append(row)
-        box.mount_all(rows)
-        self.call_after_refresh(self._check)
+        self.run_worker(self._replace_params(rows), group="job-params", exit_on_error=False)
 
-    def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
-        from bailian_tui.core.hyperparams import PARAMS_BY_NAME
+    async def _replace_params(self, rows: list) -> None:
+        """Swap the parameter rows: the old ones are gone before the new ones mount (never two ``#hp-x``);
+        rebuilds asked in quick succession run one after another, in order (the lock is first come, first served)."""
+        if getattr(self, "_params_lock", None) is None:
+            self._params_lock = asyncio.Lock()
+        async with self._params_lock:
+            box = self.query_one("#job-params", Vertical)
+            await box.remove_children()
+            await box.mount_all(rows)
+            pending, self._fill_after_rebuild = getattr(self, "_fill_after_rebuild", None), None
+            if pending:
+                self._fill(pending)
+        self._check()
 
-        values, problems = {}, []
-        for box in self.query("Input.hp").results(Input):
-            name = box.id.removeprefix("hp-")
-            if not box.value.strip() and PARAMS_BY_NAME[name].default == "":
-                continue  # an optional text field left empty is simply not sent
-            try:
-                values[name] = jobform.coerce(name, box.value)
-            except ValueError as err:
-                problems.append(jobform.Problem(name, str(err)))
-        if not values.get("data_augmentation"):  # mixed training off: none of its keys go out
-            for name in ("data_augmentation", "augmentation_types", "augmentation_ratio"):
-                values.pop(name, None)
-        return values, problems
+    def raw_hyper_parameters(self) -> dict[str, str]:
+        return {box.id.removeprefix("hp-"): box.value for box in self.query("Input.hp").results(Input)}
 
     def _fill(self, values: dict) -> None:
         for name, value in values.items():
@@ -159,8 +158,8 @@ class NewJobScreen(BaseScreen):
             if "lora_rank" in preset and self.training_type() not in ("efficient_sft", "dpo_lora"):
                 types = SUPPORT_MATRIX[self.model()]
                 if "efficient_sft" in types:
+                    self._fill_after_rebuild = preset  # the LoRA rows exist only after the type's rebuild
                     self.query_one("#job-type", Select).value = "efficient_sft"
-                    self.call_after_refresh(lambda: self._fill(preset))
                     return
             self._fill(preset)
 
@@ -240,13 +239,13 @@ class NewJobScreen(BaseScreen):
             self.query_one("#job-help", Static).update(f"[b]{param.name}[/] — {param.help} [dim]({param.source})[/]")
 
     def request(self) -> tuple[JobRequest | None, list[jobform.Problem]]:
-        hp, problems = self.hyper_parameters()
         train = self.query_one("#job-train", Select).value
         valid = self.query_one("#job-valid", Select).value
+        hp, problems = jobform.review(self.model(), self.training_type(), self.raw_hyper_parameters(),
+                                      train_samples=self.samples, has_validation=valid != Select.NULL)
         if train == Select.NULL:
-            problems.append(jobform.Problem("training file", "choose an uploaded file (upload one from Datasets: u)"))
-        problems += jobform.check(self.model(), self.training_type(), hp, train_samples=self.samples,
-                                  has_validation=valid != Select.NULL)
+            problems.insert(0, jobform.Problem("training file",
+                                               "choose an uploaded file (upload one from Datasets: u)"))
         if train == Select.NULL:
             return None, problems
         return JobRequest(model=self.model(), training_file_ids=[str(train)],
