@@ -220,8 +220,17 @@ def _fields(ctx: Context, pairs: list[tuple[str, Any]]) -> None:
     """key: value lines (a terminal and a pipe alike: greppable, never wrapped by us)."""
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
-        if value not in (None, "", [], {}):
-            ctx.out.line(f"{key + ':':<{width + 1}} {value}")
+        if value in (None, "", [], {}):
+            continue
+        head = f"{key + ':':<{width + 1}} "
+        text = f"{head}{value}"
+        if ctx.out.tty and len(text) > ctx.out.width and "\x1b" not in text:
+            # On a terminal a long value wraps at word boundaries under itself (ids have no spaces: whole).
+            import textwrap
+
+            text = textwrap.fill(str(value), ctx.out.width, initial_indent=head, subsequent_indent=" " * len(head),
+                                 break_long_words=False, break_on_hyphens=False)
+        ctx.out.line(text)
 
 
 # -- files ----------------------------------------------------------------------------------------------
@@ -364,7 +373,7 @@ def _jobs_get(ctx: Context) -> int:
                   ("name", job.job_name), ("model", job.model), ("base model", job.base_model),
                   ("training type", job.training_type), ("training files", ", ".join(job.training_file_ids)),
                   ("validation files", ", ".join(job.validation_file_ids)),
-                  ("hyper-parameters", json.dumps(job.hyper_parameters, ensure_ascii=False)),
+                  ("hyper-parameters", " ".join(f"{k}={v}" for k, v in job.hyper_parameters.items())),
                   ("created", _when(job.created_at)), ("ended", _when(job.ended_at)),
                   ("fine-tuned model", job.finetuned_output), ("billed tokens", job.usage),
                   ("message", " ".join((job.message or "").split()))]

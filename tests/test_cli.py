@@ -275,6 +275,38 @@ def _assert_fits(output: str, ids: list[str]) -> None:
         assert full in output, full
 
 
+def test_a_write_asks_on_a_terminal(env):
+    files = json.loads(run(env, "files", "list", "--json").stdout)
+    target = files[-1]["file_id"]
+    code, out = run_pty(env, "files", "delete", target, answer="n")
+    assert code == 1 and f"delete file {target}? [y/N]" in out and "nothing was sent" in out
+    assert target in {f["file_id"] for f in json.loads(run(env, "files", "list", "--json").stdout)}
+    code, out = run_pty(env, "files", "delete", target, answer="y")
+    assert code == 0 and f"deleted {target}" in out
+    assert target not in {f["file_id"] for f in json.loads(run(env, "files", "list", "--json").stdout)}
+
+
+def test_real_writes_and_reads(env, train_file):
+    uploaded = json.loads(run(env, "files", "upload", train_file, "--json").stdout)[0]
+    got = json.loads(run(env, "files", "get", uploaded["file_id"], "--json").stdout)
+    assert got["file_id"] == uploaded["file_id"] and got["name"] == "train.jsonl"
+    created = json.loads(run(env, "jobs", "create", "--model", "qwen3-8b", "--train", uploaded["file_id"],
+                             "--set", "n_epochs=50", "--set", "batch_size=8", "--yes", "--json").stdout)
+    job_id = created["job_id"]
+    cancel = run(env, "jobs", "cancel", job_id, "--yes", "--json")
+    assert cancel.returncode == 0, cancel.stderr
+    assert run(env, "jobs", "watch", job_id, "--timeout", "60").returncode == 1  # canceled is not success
+    assert json.loads(run(env, "jobs", "get", job_id, "--json").stdout)["status"] == "CANCELED"
+    assert run(env, "jobs", "delete", job_id, "--yes").returncode == 0
+    assert run(env, "jobs", "get", job_id).returncode == 2  # gone: no such job
+    deployed = json.loads(run(env, "deployments", "list", "--json").stdout)[0]["deployed_model"]
+    one = json.loads(run(env, "deployments", "get", deployed, "--json").stdout)
+    assert one["deployed_model"] == deployed
+    scaled = run(env, "deployments", "scale", deployed, "--capacity", "2", "--wait", "--yes", "--json")
+    assert scaled.returncode == 0, scaled.stderr
+    assert json.loads(scaled.stdout)["capacity"] == 2
+
+
 def test_tables_on_an_80_column_terminal_never_cut_an_id(env):
     listed = jobs(env)
     code, out = run_pty(env, "jobs", "list")
@@ -291,6 +323,15 @@ def test_tables_on_an_80_column_terminal_never_cut_an_id(env):
     code, out = run_pty(env, "deployments", "list")
     assert code == 0 and deployments
     _assert_fits(out, [d["deployed_model"] for d in deployments])
+    done = next(j for j in listed if j["status"] == "SUCCEEDED")["job_id"]
+    checkpoints = json.loads(run(env, "jobs", "checkpoints", done, "--json").stdout)
+    code, out = run_pty(env, "jobs", "checkpoints", done)
+    assert code == 0
+    _assert_fits(out, [c["checkpoint"] for c in checkpoints])
+    for command in (["capability"], ["config", "show"], ["jobs", "get", done]):
+        code, out = run_pty(env, *command)
+        assert code == 0, out
+        _assert_fits(out, [done] if command[0] == "jobs" else [])
 
 
 def test_watch_on_an_80_column_terminal_redraws_one_row_per_job(env):
