@@ -455,7 +455,7 @@ class _WatchPrinter:
     def __call__(self, update) -> None:
         w = update.watched
         if w.error and not update.new_lines and not update.status_changed:
-            if w.job is None and w.error_status in (400, 404):
+            if w.job is None and w.error_kind == "job":  # 400/404 on this job: gone, or never existed
                 self.unknown.append(w.job_id)  # no such job: stop watching it (exit 2 at the end)
                 self.event(w.job_id, "error", f"no such job: {w.error}", error=w.error, unknown=True)
             elif self.errors.get(w.job_id) != w.error:  # the same failure again says nothing new

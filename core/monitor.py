@@ -68,7 +68,7 @@ class Watched:
     tail: LogTail | None = None
     due: float = 0.0
     error: str | None = None
-    error_status: int | None = None  # HTTP status of ``error`` (None: no response); 404 = no such job
+    error_kind: str | None = None  # "job": this job only (gone, no access); "connection": everything
 
     def __post_init__(self) -> None:
         self.tail = self.tail or LogTail(self.job_id)
@@ -167,8 +167,12 @@ class Scheduler:
                 self.backoff = min(max(self.backoff * 2, 2.0), 60.0)
                 self.paused_until = self.clock() + self.backoff
                 self.on_throttle(self.backoff)
+            only_this = watched is not None and err.status in (400, 404)
             for target in [watched] if watched is not None else self.jobs.values():
-                target.error, target.error_status = err.human(), err.status
+                if only_this:
+                    target.error, target.error_kind = f"gone or no access: {err.human()}", "job"
+                else:
+                    target.error, target.error_kind = err.human(), "connection"
                 if watched is not None:
                     status = target.job.status if target.job else JobStatus.UNKNOWN
                     target.due = self.clock() + max(INTERVALS.get(status, 10.0), 2.0)
@@ -180,7 +184,7 @@ class Scheduler:
 
     def _absorb(self, watched: Watched, job: Job, new_lines: list[str]) -> None:
         previous = watched.job.status if watched.job else None
-        watched.job, watched.error, watched.error_status = job, None, None
+        watched.job, watched.error, watched.error_kind = job, None, None
         # "Finished now" means we saw it end: a job that was already over at its first poll rings no bell.
         finished_now = job.status.finished and previous is not None and not previous.finished
         self.on_update(Update(watched, new_lines, previous != job.status, finished_now))
