@@ -166,7 +166,7 @@ def _watch_parent(parent: int, interval: float) -> None:
             os._exit(128 + signal.SIGTERM)
 
 
-def worker_init(parent: int | None = None, *, interval: float = 0.5) -> None:
+def worker_init(parent: int | None = None, held: bool = False, *, interval: float = 0.5) -> None:
     """Initializer for pool workers: die when the parent dies, leave Ctrl-C to the parent.
 
     * ``PR_SET_PDEATHSIG`` (Linux): the kernel sends SIGKILL to this worker when the parent thread exits.
@@ -182,6 +182,8 @@ def worker_init(parent: int | None = None, *, interval: float = 0.5) -> None:
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     with contextlib.suppress(OSError, ValueError, AttributeError):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if held:  # born with the signals held (worker_pool): take them now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS_HELD)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(128 + signal.SIGTERM)
     threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True,
@@ -204,28 +206,62 @@ def worker_pool(workers: int, *, prepare: Callable[[], None] | None = None):
         prepare()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
-                               initializer=worker_init, initargs=(os.getpid(),))
+    # Start every worker now, with the three signals held back: a signal that lands during fork() would
+    # otherwise be raised inside an at-fork callback, where Python prints and *drops* it (the command then
+    # runs on), or kill a half-born worker before it ignores Ctrl-C. Held signals arrive right after.
+    pool = None
+    held = _block(SIGNALS_HELD)
     try:
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
+                                   initializer=worker_init, initargs=(os.getpid(), held is not None))
+        pool.submit(os.getpid).result()  # with fork, the first task forks every worker
+        _unblock(held)  # a held signal is raised here, and handled just below like any other
+        held = None
         yield pool
     except BaseException:
-        _kill_pool(pool)
+        _unblock(held)
+        if pool is not None:
+            _kill_pool(pool)
         raise
     else:
         pool.shutdown(wait=True)
 
 
+SIGNALS_HELD = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+
+
+def _block(signals) -> set | None:
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+
+
+def _unblock(previous) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _kill_pool(pool) -> None:
-    # The executor offers no "terminate": its process table is the only handle on the workers.
+    """End the pool now: queued tasks cancelled, workers killed, the pool's own thread joined (so the
+    interpreter's exit finds nothing half-torn to wake up)."""
+    # The executor offers no "terminate": its process table and manager thread are the only handles.
     processes = list((getattr(pool, "_processes", None) or {}).values())
-    with contextlib.suppress(Exception):
-        pool.shutdown(wait=False, cancel_futures=True)
+    manager = getattr(pool, "_executor_manager_thread", None)
     for process in processes:
         with contextlib.suppress(Exception):
             process.kill()
     for process in processes:
         with contextlib.suppress(Exception):
             process.join(timeout=1.0)
+    if manager is None or not manager.is_alive():
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=False, cancel_futures=True)
+        return
+    # With its workers dead the manager thread marks the pool broken, closes its pipes and ends: wait for
+    # that (bounded), so the interpreter's exit hook does not write into a pipe that is being torn down.
+    waiter = threading.Thread(target=pool.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True)
+    waiter.start()
+    waiter.join(timeout=2.0)
 
 
 # ----- temporary files ----------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ import logging
 import os
 import secrets
 import sys
+import tempfile
+
+# A home of our own, before anything is imported: the DashScope SDK looks for ~/.dashscope/api_key, tools
+# write caches under ~ — a test must neither pick up the user's key nor leave anything in their home.
+os.environ["HOME"] = tempfile.mkdtemp(prefix="bt-test-home-")
 from pathlib import Path
 
 import pytest
@@ -52,6 +57,9 @@ sys.addaudithook(_audit)
 
 
 def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    shutil.rmtree(os.environ["HOME"], ignore_errors=True)
     if OUTSIDE_READS:
         print("\ntests read outside the repository:\n  " + "\n  ".join(OUTSIDE_READS), file=sys.stderr)
         session.exitstatus = 1
@@ -67,7 +75,7 @@ async def no_sleep(_seconds: float) -> None:
 
 
 # Workers that run as long as the app does: never waited for.
-ENDLESS_WORKERS = frozenset({"scheduler", "log"})
+ENDLESS_WORKERS = frozenset({"scheduler", "log", "_loader"})  # _loader: DirectoryTree's own
 
 
 async def settle(pilot, *groups: str, timeout: float = 10.0) -> None:
@@ -82,7 +90,8 @@ async def settle(pilot, *groups: str, timeout: float = 10.0) -> None:
                    and not w.is_finished]
         if not workers:
             break
-        await asyncio.wait_for(app.workers.wait_for_complete(workers), timeout)
+        # A worker replaced by a newer exclusive one ends cancelled: that is an end too.
+        await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers), return_exceptions=True), timeout)
         await pilot.pause()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()

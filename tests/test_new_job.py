@@ -82,6 +82,7 @@ async def test_invalid_value_blocks_and_submit_creates_exactly_one_job(form_app,
         await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
         screen.query_one("#job-train", Select).value = uploaded.file.file_id
         await wait_for(lambda: "cost:" in problems_text(app) and "×" in problems_text(app), pilot)
+        await settle(pilot, "job-params", "job-files", "job-count")
         screen.query_one("#hp-batch_size", Input).value = "32"
         await wait_for(lambda: "must be more than batch_size 32" in problems_text(app), pilot)
         jobs_before = len(server.state.jobs)
@@ -132,6 +133,12 @@ CASES = [  # (training type, values typed into the form): what the form shows, j
 ]
 
 
+def typed_in_form(screen, training_type: str) -> dict[str, str]:
+    """Every field the form shows for this model and type, as the person sees it (text)."""
+    return {p.name: screen.query_one(f"#hp-{p.name}", Input).value for p in PARAMS
+            if p.applies_to(training_type, screen.model())}
+
+
 async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
     """The same request, typed into the form and written as job.yaml for `jobs create`: the same verdict."""
     import os
@@ -155,6 +162,7 @@ async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
         await pilot.press("n")
         screen = app.screen
         await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
+        await settle(pilot, "job-params", "job-files", "job-count")
         screen.query_one("#job-train", Select).value = uploaded.file.file_id
         await wait_for(lambda: screen.samples == 20, pilot)
         verdicts = []
@@ -170,7 +178,8 @@ async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
             spec = tmp_path / f"job-{len(verdicts)}.yaml"
             spec.write_text(yaml.safe_dump({"model": screen.model(), "training_type": training_type,
                                             "training_files": [str(converted)],
-                                            "hyper_parameters": screen.raw_hyper_parameters()}), encoding="utf-8")
+                                            "hyper_parameters": typed_in_form(screen, training_type)}),
+                            encoding="utf-8")
             done = await asyncio.to_thread(
                 subprocess.run, [sys.executable, "-m", "bailian_tui", "jobs", "create", str(spec)],
                 capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)

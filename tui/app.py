@@ -63,6 +63,10 @@ class BailianApp(App):
         self._end_on_signals()
         if self.open_path is not None:
             self.switch_mode("datasets")
+        if not self.settings.api_key:  # say so at once, before anything tries the network
+            from bailian_tui.tui.screens.no_key import NoKeyScreen
+
+            self.push_screen(NoKeyScreen(self.settings))
         self._load_core()
 
     def _end_on_signals(self) -> None:
@@ -160,6 +164,8 @@ class BailianApp(App):
         self.current_service.store.unwatch(job_id)
 
     async def service(self):
+        if not self.settings.api_key:  # nothing to connect with: fail at once, never retry for seconds
+            raise PlatformError("no API key: set DASHSCOPE_API_KEY, or run bailian-tui --demo", code="NoApiKey")
         await self._core_ready.wait()
         return self.current_service
 
