@@ -148,7 +148,39 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 # -- helpers ------------------------------------------------------------------------------------------
 
 def _run(coro) -> Any:
-    return asyncio.run(coro)
+    """Run a command's coroutine; SIGTERM/SIGHUP cancel it cleanly and end as lifecycle.Interrupted.
+
+    A Python-level handler that raises inside the event loop can fire in the middle of a socket write, where
+    asyncio takes any exception for a transport error and carries on; so while the loop runs the signals go
+    through the loop (cancel the task: every ``finally`` runs), and the previous handlers come back after."""
+    import signal
+
+    from bailian_tui.core.lifecycle import TERMINATING, Interrupted
+
+    async def main() -> Any:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        received: list[int] = []
+        previous = {signum: signal.getsignal(signum) for signum in TERMINATING}
+
+        def on_signal(signum: int) -> None:
+            received.append(signum)
+            task.cancel()
+
+        for signum in TERMINATING:
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            if received:
+                raise Interrupted(received[0]) from None
+            raise
+        finally:
+            for signum, handler in previous.items():
+                loop.remove_signal_handler(signum)
+                signal.signal(signum, handler)
+
+    return asyncio.run(main())
 
 
 def _when(value: datetime | None) -> str:
