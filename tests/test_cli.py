@@ -99,9 +99,16 @@ def test_demo_works_headless_and_leaves_nothing_running(tmp_path):
     assert len(listed) == 7
     assert {j["job_id"][-4:] for j in listed} == {j["job_id"][-4:] for j in json.loads(second.stdout)}
     # The demo simulator lives in the command's own process: when it exits, nothing is left listening.
-    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "--demo", "jobs", "watch", listed[0]["job_id"],
-                              "--json"], stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
-    assert json.loads(child.stdout.readline())["job_id"] == listed[0]["job_id"]
+    for _attempt in range(2):  # an id made in another minute than this demo's differs: list again then
+        job_id = json.loads(run(env, "--demo", "jobs", "list", "--json").stdout)[0]["job_id"]
+        child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "--demo", "jobs", "watch", job_id, "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
+        first = json.loads(child.stdout.readline())
+        if first["event"] != "error":
+            break
+        child.wait(20)
+        child.stdout.close()
+    assert first["job_id"] == job_id
     child.send_signal(signal.SIGTERM)
     assert child.wait(20) == 143
     child.stdout.close()
