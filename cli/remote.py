@@ -327,6 +327,8 @@ def _files_upload(ctx: Context) -> int:
         results = []
         for path in paths:
             result = await service.upload(path, force=ctx.args.force, description=ctx.args.description)
+            if result.message:
+                ctx.out.warn(result.message)
             results.append((path, result))
             ctx.out.info(f"{path}: {'already uploaded as' if result.reused else 'uploaded as'} {result.file.file_id}")
         return results
@@ -360,6 +362,8 @@ def _files_delete(ctx: Context) -> int:
 def _jobs_list(ctx: Context) -> int:
     service = ctx.service()
     rows = _run(_closing(service.platform, service.job_rows()))
+    for warning in service.platform.stats.warnings:
+        ctx.out.warn(warning)
     a = ctx.args
     rows = [r for r in rows if (not a.status or r.job.status.value == a.status)
             and (not a.model or a.model in (r.job.model, r.job.base_model))]
@@ -721,6 +725,8 @@ def _jobs_create(ctx: Context) -> int:
                     ids[role].append(found.file_id if found else f"<upload of {path}>")
                 else:
                     result = await service.upload(path)
+                    if result.message:
+                        ctx.out.warn(result.message)
                     ctx.out.info(f"{path}: {'already uploaded as' if result.reused else 'uploaded as'} "
                                  f"{result.file.file_id}")
                     ids[role].append(result.file.file_id)
@@ -742,7 +748,10 @@ def _jobs_create(ctx: Context) -> int:
         ids = await resolve(False)
         request = request_for(ids)
         dataset = str(local[str(training[0])].resolve()) if str(training[0]) in local else None
-        return await service.create_job(request, dataset=dataset)
+        created = await service.create_job_outcome(request, dataset=dataset)
+        if created.message:  # e.g. an earlier identical attempt settled, or an outcome that is not known
+            ctx.out.warn(created.message)
+        return created.item
 
     job = _run(_closing(service.platform, go()))
     if ctx.out.json:

@@ -53,6 +53,7 @@ SCHEMA: dict[str, tuple[type, Any]] = {
     "dashscope.base_url": (str, None),
     "dashscope.timeout": (float, 60.0),
     "dashscope.read_retries": (int, 6),
+    "dashscope.reconcile_window": (float, 60.0),
     "paths.state_dir": (str, None),
     "paths.datasets_dir": (str, None),
     "polling.requests_per_second": (float, 2.0),

@@ -25,6 +25,7 @@ BULK_FROM = 4  # watched jobs from which statuses come from one list call
 BULK_INTERVAL = 3.0
 BULK_PAGES = 5
 KEEP_LINES = 5000  # per job, for the tail shown on screen; metrics keep everything they parse
+KEEP_CHARS = 2_000_000  # and at most this much text (a line is cut at safetext.LINE_CAP characters)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class LogTail:
     offset: int = 0
     lines: list[str] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    chars: int = 0
 
     def absorb(self, new: list[str], total: int | None) -> list[str]:
         if total is not None and len(new) > total - self.offset >= 0:
@@ -44,8 +46,18 @@ class LogTail:
         for line in new:
             self.metrics.feed(line)
         self.lines.extend(new)
+        self.chars += sum(len(line) for line in new)
         if len(self.lines) > KEEP_LINES:
-            del self.lines[: len(self.lines) - KEEP_LINES]
+            cut = len(self.lines) - KEEP_LINES
+            self.chars -= sum(len(line) for line in self.lines[:cut])
+            del self.lines[:cut]
+        if self.chars > KEEP_CHARS:  # capped in size as well as in lines
+            cut, dropped = 0, 0
+            while cut < len(self.lines) - 1 and self.chars - dropped > KEEP_CHARS:
+                dropped += len(self.lines[cut])
+                cut += 1
+            del self.lines[:cut]
+            self.chars -= dropped
         return new
 
     async def fetch(self, platform, pace: Callable[[], Awaitable[None]] | None = None) -> list[str]:

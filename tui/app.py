@@ -123,6 +123,18 @@ class BailianApp(App):
             self.scheduler.watch(job_id)
         self._core_ready.set()
         self._run_scheduler()
+        if store.open_intents():  # only when a crash or a kill left a create open
+            self._settle_intents()
+
+    @work(group="intents", exit_on_error=False)
+    async def _settle_intents(self) -> None:
+        """Creates left open by a crash or a kill: find what they made, in the background, and say so."""
+        try:
+            messages = await self.current_service.reconcile_intents()
+        except PlatformError:
+            return  # the next identical create settles them first anyway
+        for message in messages:
+            self.notify(message, title="interrupted create", timeout=15)
 
     @work(group="scheduler", exit_on_error=False)
     async def _run_scheduler(self) -> None:
@@ -139,7 +151,8 @@ class BailianApp(App):
             else:
                 self.notify(f"{job.job_id} {job.status.value}: {job.message or ''}", title="job finished",
                             severity="error" if job.status.value == "FAILED" else "warning", timeout=15)
-        self.connection_problem = update.watched.error or ""
+        if update.watched.error_kind != "job":  # one job's 404 marks that job, not the connection
+            self.connection_problem = update.watched.error or ""
         for listener in list(self.job_listeners):
             listener.post_message(JobPolled(update))
 
@@ -174,11 +187,20 @@ class BailianApp(App):
         try:
             result = await operation
         except PlatformError as err:
-            if err.connection_lost or (err.status or 0) >= 500:
+            if err.connection_lost or (err.status or 0) >= 500 or err.status in (401, 403):
                 self.connection_problem = err.human()
             raise
         self.connection_problem = ""
         return result
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification carries names, ids or errors from a server: shown as plain text, never as markup.
+
+        ``markup`` is ignored on purpose (``Widget.notify`` always passes True): no notification of the app
+        uses markup, and a server's ``[/]`` must not crash it nor a ``[link=…]`` turn into a link.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))

@@ -4,7 +4,34 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.markup import escape
 from rich.text import Text
+
+__all__ = ["cells", "escape", "plain"]
+
+
+def plain(value: object) -> object:
+    """A string shown as itself, never read as markup (server text may contain ``[/]`` or ``[link=…]``).
+
+    Control characters were already made visible by ``core.safetext``; this only stops Rich/Textual from
+    interpreting brackets. Anything that is already a renderable passes through.
+    """
+    return Text(value) if isinstance(value, str) else value
+
+
+def widget_id(prefix: str, value: str) -> str:
+    """A valid Textual id for a server-given value (ids must be letters, digits, ``_`` and ``-``)."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        return f"{prefix}-{value}"
+    return f"{prefix}-x{hashlib.sha1(value.encode('utf-8', 'replace')).hexdigest()[:16]}"
+
+
+def cells(*values: object) -> list:
+    """Table cells as plain text: for ``DataTable.add_row(*cells(...), key=…)``."""
+    return [plain(v) for v in values]
 
 STATUS_STYLES = {
     "PENDING": "yellow", "QUEUING": "yellow", "RUNNING": "bold cyan", "CANCELING": "magenta",

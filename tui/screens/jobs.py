@@ -87,11 +87,12 @@ class JobsScreen(BaseScreen):
     async def _refresh_jobs(self) -> None:
         try:
             service = await self.app.service()
-            if self.app.scheduler is not None:
-                await self.app.scheduler.pace()  # the list refresh spends the same request budget
-            rows = await self.app.call(service.job_rows())
-        except PlatformError:
-            pass  # the connection line says so; the next round tries again
+            pace = self.app.scheduler.pace if self.app.scheduler is not None else None
+            rows = await self.app.call(service.job_rows(pace=pace))  # every page spends the one request budget
+        except PlatformError as err:
+            if err.status in (401, 403):  # not a passing fault: say it here, in full, with the hint
+                self.notify(err.human(), title="jobs", severity="error", timeout=30)
+            # otherwise the connection line says so; the next round tries again
         else:
             self.post_message(self.JobsRefreshed(rows))
         finally:
@@ -129,8 +130,12 @@ class JobsScreen(BaseScreen):
         else:
             rows.sort(key=lambda r: r.job.created_at or datetime.min, reverse=True)
         table.clear()
+        shown_ids: set[str] = set()
         for row in rows:
             job = row.job
+            if job.job_id in shown_ids:  # a server listing one job twice must not crash the table
+                continue
+            shown_ids.add(job.job_id)
             live = watched.get(job.job_id)
             if live is not None and live.job is not None:
                 job = live.job
@@ -141,9 +146,10 @@ class JobsScreen(BaseScreen):
             else:
                 shown = f"{progress:.0%}" if progress is not None else ""
             loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
-            table.add_row(Text("●", style="cyan") if live is not None else "", job.job_id, job.model,
-                          job.training_type, fmt.status_text(job.status.value), fmt.ago(job.created_at),
-                          elapsed(job), shown, loss, Path(row.dataset).name if row.dataset else "", key=job.job_id)
+            table.add_row(*fmt.cells(Text("●", style="cyan") if live is not None else "", job.job_id, job.model,
+                                      job.training_type, fmt.status_text(job.status.value), fmt.ago(job.created_at),
+                                      elapsed(job), shown, loss, Path(row.dataset).name if row.dataset else ""),
+                          key=job.job_id)
         if key is not None and key in {r.job.job_id for r in rows}:
             table.move_cursor(row=table.get_row_index(key))
 

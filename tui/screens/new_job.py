@@ -6,6 +6,7 @@ import asyncio
 
 from pathlib import Path
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -296,7 +297,7 @@ class NewJobScreen(BaseScreen):
             return
         estimate = self._estimate(request)
         cost = estimate.formula if estimate else "unknown (token count not available for this file)"
-        self.app.push_screen(ConfirmScreen(f"Create a [b]{request.training_type}[/] job on [b]{request.model}[/]?\n"
+        self.app.push_screen(ConfirmScreen(f"Create a [b]{escape(request.training_type)}[/] job on [b]{escape(request.model)}[/]?\n"
                                            f"Billed by tokens: {cost}", "Create", danger=False),
                              lambda yes: self._create(request) if yes else None)
 
@@ -304,13 +305,14 @@ class NewJobScreen(BaseScreen):
     async def _create(self, request: JobRequest) -> None:
         service = await self.app.service()
         try:
-            job = await self.app.call(service.create_job(request, dataset=self.dataset))
+            created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset))
         except PlatformError as err:
             self.notify(err.human(), severity="error", timeout=15)
             return
+        job = created.item
         remembered = service.store.pref("new-job", {})
         remembered[f"{request.model}/{request.training_type}"] = request.hyper_parameters
         service.store.set_pref("new-job", remembered)
         self.app.watch_job(job.job_id)
-        self.notify(f"created {job.job_id} ({job.status.value}); it is watched (j, then v)")
+        self.notify(created.message or f"created {job.job_id} ({job.status.value}); it is watched (j, then v)")
         self.app.switch_mode("jobs")

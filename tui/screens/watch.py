@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Static
 
+from bailian_tui.tui.format import widget_id
 from bailian_tui.tui.messages import JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.widgets.job_panel import JobPanel
@@ -75,7 +76,7 @@ class WatchScreen(BaseScreen):
         if not self.on_top:
             return  # keep polling, skip rendering what nobody sees
         watched = message.update.watched
-        panels = list(self.query(f"#panel-{watched.job_id}").results(JobPanel))
+        panels = list(self.query(f"#{widget_id('panel', watched.job_id)}").results(JobPanel))
         if not panels:
             self._sync_panels()
             return

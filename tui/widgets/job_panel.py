@@ -8,15 +8,15 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from bailian_tui.core.monitor import Watched
-from bailian_tui.tui.format import status_text
+from bailian_tui.tui.format import escape, status_text, widget_id
 from bailian_tui.tui.widgets.chart import render_chart
 
 
 class JobPanel(Vertical):
     def __init__(self, job_id: str, **kwargs) -> None:
-        super().__init__(id=f"panel-{job_id}", classes="job-panel", **kwargs)
+        super().__init__(id=widget_id("panel", job_id), classes="job-panel", **kwargs)
         self.job_id = job_id
-        self.border_title = job_id
+        self.border_title = escape(job_id)
         self.watched: Watched | None = None
 
     def compose(self) -> ComposeResult:
