@@ -120,6 +120,22 @@ def test_parallel_conversion_matches_sequential_and_keeps_line_numbers(tmp_path,
     assert sum(len(open(p, "rb").read().splitlines()) for p in split.outputs) == 2999
 
 
+def test_medqa_template_is_a_flag_of_convert_and_batch_convert(tmp_path):
+    source = DATASETS / "MedQA/questions/Mainland/4_options/dev.jsonl"
+    english = tmp_path / "en.jsonl"
+    assert cli("convert", source, english, "--template", "english").returncode == 0
+    first = json.loads(english.read_text().splitlines()[0])["messages"]
+    assert first[0]["content"].startswith("You are a professional medical assistant")
+    assert first[2]["content"].startswith("The answer is ")
+    done = cli("batch-convert", "--src", DATASETS / "MedQA/questions", "--dst", tmp_path / "zh", "--template",
+               "chinese", "--json")
+    assert done.returncode == 0, done.stderr
+    us = json.loads((tmp_path / "zh/us_4opt_test.jsonl").read_text().splitlines()[0])
+    assert us["messages"][2]["content"].startswith("答案是 ")
+    bad = cli("convert", source, tmp_path / "x.jsonl", "--template", "klingon")
+    assert bad.returncode == 2 and "--template klingon" in bad.stderr and not (tmp_path / "x.jsonl").exists()
+
+
 def test_stats_estimate_validate_refuse_a_raw_file_and_say_how_to_convert_it(tmp_path):
     raw = tmp_path / "medqa.jsonl"
     raw.write_bytes(MAINLAND.read_bytes())

@@ -244,7 +244,7 @@ async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
                                             "hyper_parameters": typed_in_form(screen, training_type)}),
                             encoding="utf-8")
             done = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-m", "bailian_tui", "jobs", "create", "--config", str(spec)],
+                subprocess.run, [sys.executable, "-m", "bailian_tui", "jobs", "create", str(spec)],
                 capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
             cli_refuses = sorted({line.split(": error: ", 1)[1].split(":", 1)[0]
                                   for line in done.stderr.splitlines() if ": error: " in line})
