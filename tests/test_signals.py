@@ -388,3 +388,48 @@ def test_jobs_watch_stops_on_a_signal(sim_service, tmp_path, signum):
         _until(lambda: not _group(child.pid), 2.0, "its processes to be gone")
     finally:
         _cleanup(child)
+
+
+# ----- an upload interrupted mid-POST: the simulator holds the request --------------------------------------
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_files_upload_stops_on_a_signal_mid_post_and_the_next_run_uploads_nothing_twice(sim, tmp_path, signum):
+    """The simulator (in this process, on loopback) holds the upload's POST and says when it arrived; the
+    signal lands then. The server acts on what it received (as a real one would, its client gone or not), so
+    the second run must find that file through the intent the first one left — one file on the server."""
+    from tests.conftest import TEST_KEY, write_chatml
+
+    data = tmp_path / "data"
+    data.mkdir()
+    local = write_chatml(data / "train.jsonl", 200)
+    local.chmod(0o444)
+    before = _digest(local)
+    env = {"DASHSCOPE_HTTP_BASE_URL": sim.base_url, "DASHSCOPE_API_KEY": TEST_KEY}
+    sim.hold_path = "/files"
+    child = _start(["files", "upload", local, "--json"], tmp_path, env=env)
+    try:
+        assert sim.create_arrived.wait(60), f"the upload never reached the server: {child.poll()}"
+        assert child.poll() is None
+        sent = time.monotonic()
+        _signal(child, signum)
+        stdout, stderr = child.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert child.returncode == EXIT[signum], (child.returncode, stderr.decode())
+        assert took < ENDS_WITHIN, f"upload took {took:.2f} s to end after {signum.name}"
+        assert b"Traceback" not in stderr and b"Traceback" not in stdout
+        assert stderr == b"", stderr.decode()  # stderr is a pipe: the exit code says it all (docs/signals.md)
+        _until(lambda: not _group(child.pid), 2.0, "its processes to be gone")
+    finally:
+        sim.hold_path = None
+        sim.release.set()  # the server commits the upload it had received
+        _cleanup(child)
+    assert _digest(local) == before
+    assert _listing(data) == ["train.jsonl"]  # no temporary file beside the input
+    assert not [p for p in tmp_path.rglob(".bt-*")], "a temporary file was left"
+    again = _start(["files", "upload", local, "--json"], tmp_path, env=env)
+    stdout, stderr = again.communicate(timeout=120)
+    assert again.returncode == 0, stderr.decode()
+    assert "already made file" in stderr.decode()
+    (result,) = json.loads(stdout)
+    assert result["reused"] is True
+    assert list(sim.state.files) == [result["file_id"]]
