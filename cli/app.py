@@ -224,7 +224,7 @@ def _dispatch(argv: list[str]) -> int:
     out = Output(json=args.json, quiet=args.quiet, no_color=args.no_color)
     ctx = Context(args, out)
     from bailian_tui.core.data.errors import DataFileError
-    from bailian_tui.core.errors import PlatformError
+    from bailian_tui.core.errors import OutcomeUnknown, PlatformError
 
     try:
         check_profile(args)
@@ -238,11 +238,22 @@ def _dispatch(argv: list[str]) -> int:
     except Failed as err:
         _report(out, str(err))
         return EXIT_FAILED
+    except OutcomeUnknown as err:
+        # A billed create that may or may not have happened: say what to look at, and that running the same
+        # command again is safe (it looks for the earlier attempt's result before sending anything).
+        where = _LIST_COMMAND.get(err.operation)
+        _report(out, f"{err.human()}{f' (bailian-tui {where})' if where else ''}; the same command run again "
+                     "looks for it first and does not make a second one", request_id=err.request_id, outcome="unknown")
+        return EXIT_FAILED
     except PlatformError as err:
         _report(out, err.human(), status=err.status, code=err.code, request_id=err.request_id)
         return EXIT_USAGE if err.status in (400, 401, 403, 404, 422) else EXIT_FAILED
     finally:
         ctx.close()
+
+
+# Where the CLI user looks for what an ambiguous create may have made (keyed by PlatformError.operation).
+_LIST_COMMAND = {"upload": "files list", "create fine-tune": "jobs list", "deploy": "deployments list"}
 
 
 def _report(out: Output, message: str, **extra: Any) -> None:

@@ -842,10 +842,17 @@ def _deps_create(ctx: Context) -> int:
             ("" if a.capacity == 1 else f"\n# then: {_q('dashscope', 'deployments', 'scale', '<deployed_model>', '-c', a.capacity)}")
         return dry_run(ctx, "POST", "/deployments", body, line)
     confirm(ctx, f"deploy {a.model_name} with capacity {a.capacity} (billed while it runs)")
-    platform = ctx.platform()
+    # Through the service: the create is recorded as an intent before it is sent, and an earlier attempt
+    # whose outcome was unknown (a timeout, a kill) is looked for first — a second run never deploys twice.
+    service = ctx.service()
+    platform = service.platform
 
     async def go():
-        dep = await platform.create_deployment(a.model_name, a.capacity, plan=a.plan, suffix=a.suffix, name=a.name)
+        created = await service.create_deployment(a.model_name, a.capacity, plan=a.plan, suffix=a.suffix,
+                                                  name=a.name)
+        if created.message:  # an earlier interrupted attempt had made it
+            ctx.out.warn(created.message)
+        dep = created.item
         return await _settle(ctx, platform, dep, a.timeout) if a.wait else dep
 
     dep = _run(_closing(platform, go()))

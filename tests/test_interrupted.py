@@ -114,3 +114,44 @@ def test_killed_deployment_create_then_again_deploys_once(sim, env, clock, tmp_p
     assert again.returncode == 0, again.stderr
     assert "already made deployment" in again.stderr
     assert list(sim.state.deployments) == [again.stdout.strip()]
+
+
+
+def _cli(*args, confirm=True):
+    return [sys.executable, "-m", "bailian_tui", *map(str, args), *(["--yes"] if confirm else []), "--json"]
+
+
+@pytest.mark.parametrize("what", ["deployment", "file", "job"])
+def test_a_create_whose_outcome_is_unknown_then_again_makes_one(sim, env, clock, tmp_path, what):
+    """A gateway answers 504 and the backend commits later than the command looks: the outcome is unknown —
+    exit 1, what to check, nothing re-sent. Once it has landed, the same command finds it through the intent
+    the first run left: one deployment (file, job), not two."""
+    config = tmp_path / "cfg" / "bailian-tui" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text("dashscope:\n  reconcile_window: 0.5\n")  # look for it briefly (the default is 60 s)
+    if what == "deployment":
+        argv, listing, made = _cli("deployments", "create", "qwen3-8b"), "deployments list", sim.state.deployments
+    elif what == "file":
+        argv = _cli("files", "upload", write_chatml(tmp_path / "t.jsonl"), confirm=False)
+        listing, made = "files list", sim.state.files
+    else:
+        remote = _upload(sim, write_chatml(tmp_path / "t.jsonl"))
+        spec = tmp_path / "job.yaml"
+        spec.write_text(f"model: qwen3-8b\ntraining_files: [{remote.file_id}]\n"
+                        "hyper_parameters: {n_epochs: 1, batch_size: 8}\n")
+        argv, listing, made = _cli("jobs", "create", spec), "jobs list", sim.state.jobs
+    sim.state.config.late_commit, sim.state.config.late_commits = 30.0, 1
+    first = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 1, first.stderr
+    assert "Traceback" not in first.stderr
+    assert "outcome is unknown" in first.stderr and f"(bailian-tui {listing})" in first.stderr
+    assert "the same command run again looks for it first" in first.stderr
+    assert json.loads(first.stdout)["outcome"] == "unknown"
+    assert len(made) == 0 and sim.late_pending == 1
+    clock.advance(30)  # the backend commits what it had received
+    again = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert f"already made {what}" in again.stderr
+    out = json.loads(again.stdout)
+    ident = out[0]["file_id"] if what == "file" else out.get("deployed_model") or out.get("job_id")
+    assert list(made) == [ident]
