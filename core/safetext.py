@@ -55,6 +55,18 @@ def clean(value: Any, *, cap: int = FIELD_CAP, keep_tabs: bool = False, multilin
     return text
 
 
+_VISIBLE = {**_TABLE, **{c: "\ufffd" for c in range(0xD800, 0xE000)}}  # + lone surrogates (undecodable bytes)
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f" + _BIDI + "\ud800-\udfff]")
+
+
+def visible(text: str) -> str:
+    """Controls as their pictures, one character for one — positions unchanged, nothing capped or masked.
+
+    For text the user edits (a path in an input box): what is shown lines up with what is stored.
+    """
+    return text.translate(_VISIBLE) if _INVISIBLE.search(text) else text
+
+
 def clean_or_none(value: Any, *, cap: int = FIELD_CAP) -> str | None:
     if value is None or value == "":
         return None

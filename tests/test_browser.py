@@ -158,3 +158,65 @@ async def test_tree_describes_files_and_opens_them(tmp_path, demo):
         records = app.screen.query_one("#records", RecordList)
         await wait_for(lambda: records.row_count == 30, pilot)
         assert "gsm.jsonl" in str(app.screen.query_one("#file-info").render())
+
+
+EVIL = "e\x1b]52;c;aGk=\x07\x1b[2J.jsonl"  # OSC 52 (writes the clipboard) + clear screen, in a file name
+EVIL_SHOWN = "e␛]52;c;aGk=␇␛[2J"
+
+
+def _inert(svg: str) -> str:
+    for bad in ("\x1b", "&#27;", "&#x1b;", "&#x1B;", "\x07"):
+        assert bad not in svg, repr(bad)
+    return svg
+
+
+async def test_local_file_names_show_as_they_are_never_as_markup_or_escapes(tmp_path, demo):
+    from tests.conftest import write_chatml
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_chatml(folder / "train[v2].jsonl", 20)
+    write_chatml(folder / EVIL, 5, prefix="e")
+    app = make_app(tmp_path, demo, folder)
+    async with app.run_test(size=(130, 40)) as pilot:
+        tree = app.screen.query_one("#tree")
+        await wait_for(lambda: len(tree.root.children) == 2, pilot)
+        svg = _inert(app.export_screenshot())
+        assert "train[v2]" in svg and EVIL_SHOWN in svg  # the tree's labels
+        peek, info = app.screen.query_one("#peek"), app.screen.query_one("#file-info")
+        records = app.screen.query_one("#records", RecordList)
+        tree.focus()
+        await pilot.press("down")  # the hostile name sorts first
+        await wait_for(lambda: "5 records" in str(peek.render()), pilot)
+        assert str(peek.render()).startswith(EVIL_SHOWN)
+        await pilot.press("enter")
+        await wait_for(lambda: records.row_count == 5 and app.screen.converter is not None, pilot)
+        assert str(info.render()).startswith(EVIL_SHOWN)
+        assert EVIL_SHOWN in _inert(app.export_screenshot())
+        await pilot.press("C")
+        await pilot.pause()
+        assert EVIL_SHOWN in _inert(app.export_screenshot())  # the convert screen's title
+        await pilot.press("escape")
+        tree.focus()
+        await pilot.press("down")
+        await wait_for(lambda: "20 records" in str(peek.render()), pilot)
+        assert str(peek.render()).startswith("train[v2].jsonl")
+        await pilot.press("enter")
+        await wait_for(lambda: records.row_count == 20 and app.screen.converter is not None, pilot)
+        assert str(info.render()).startswith("train[v2].jsonl ·")
+        await pilot.press("C")
+        await pilot.pause()
+        assert "Convert train[v2].jsonl" in str(app.screen.query_one("#convert-title").render())
+        await pilot.click("#convert-run")
+        output = tmp_path / "data_BaiLian" / "train[v2].jsonl"
+        await wait_for(lambda: output.exists() and "wrote" in str(app.screen.query_one("#convert-summary").render()),
+                       pilot)
+        assert str(output) in str(app.screen.query_one("#convert-summary").render())
+        await pilot.press("escape")
+        await pilot.press("u")
+        await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)
+        assert str(app.screen.query_one("#upload-title").render()) == f"Upload {output}"
+        await pilot.press("y")
+        await wait_for(lambda: getattr(app.screen, "state", "") == "done", pilot)
+        file_id = app.screen.file_id
+        assert f"uploaded as {file_id}" in str(app.screen.query_one("#upload-status").render())

@@ -7,7 +7,7 @@ from datetime import datetime
 from rich.markup import escape
 from rich.text import Text
 
-__all__ = ["cells", "escape", "plain"]
+__all__ = ["cells", "escape", "local_name", "local_text", "plain"]
 
 
 def plain(value: object) -> object:
@@ -17,6 +17,41 @@ def plain(value: object) -> object:
     interpreting brackets. Anything that is already a renderable passes through.
     """
     return Text(value) if isinstance(value, str) else value
+
+
+def local_text(value: object) -> str:
+    """A path or file name from disk, made safe to show: a name is whatever bytes its creator chose (ESC, OSC
+    52, BEL, bidi overrides…). Undecodable bytes become ``�``, controls their visible pictures
+    (``core.safetext``). Show the result as plain text (``Text``, ``plain``), never as markup: ``train[v2]``."""
+    import os
+
+    from bailian_tui.core.safetext import clean
+
+    text = os.fsdecode(value) if isinstance(value, (bytes, os.PathLike)) else str(value)
+    return clean(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), cap=1000)
+
+
+def local_name(path: object) -> str:
+    """The last part of a local path (a file or folder name), as :func:`local_text`."""
+    from pathlib import Path
+
+    return local_text(Path(path).name)
+
+
+def safe_highlighter():
+    """A highlighter for ``Input``: its value (a path from disk) is drawn with controls visible, one character
+    for one, so the cursor still lines up; the value itself, the real name, is left as it is."""
+    from rich.highlighter import Highlighter
+
+    from bailian_tui.core.safetext import visible
+
+    class _Visible(Highlighter):
+        def highlight(self, text: Text) -> None:
+            shown = visible(text.plain)
+            if shown != text.plain:
+                text.plain = shown
+
+    return _Visible()
 
 
 def widget_id(prefix: str, value: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,7 @@ from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
 from bailian_tui.core.data.convert import ConvertReport, convert_file
 from bailian_tui.core.data.errors import DataFileError
+from bailian_tui.tui.format import local_name, local_text, safe_highlighter
 
 
 class ConvertScreen(ModalScreen[tuple[str | None, int | None] | None]):
@@ -28,9 +30,9 @@ class ConvertScreen(ModalScreen[tuple[str | None, int | None] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="convert"):
-            yield Static(f"[b]Convert[/] {self.source.name} · {self.converter.name} → {self.converter.kind} · "
-                         f"max_length {self.max_length}")
-            yield Input(str(self.output), id="convert-output")
+            yield Static(Text.assemble(("Convert", "bold"), f" {local_name(self.source)} · {self.converter.name} → "
+                                       f"{self.converter.kind} · max_length {self.max_length}"), id="convert-title")
+            yield Input(str(self.output), id="convert-output", highlighter=safe_highlighter())
             with Horizontal(classes="buttons"):
                 yield ProgressBar(id="convert-progress", show_eta=False)
                 yield Button("Run (enter)", id="convert-run", variant="primary")
@@ -67,23 +69,24 @@ class ConvertScreen(ModalScreen[tuple[str | None, int | None] | None]):
 
     def _failed(self, message: str) -> None:
         self.running = False
-        self.query_one("#convert-summary", Static).update(f"[b red]{message}[/]")
+        self.query_one("#convert-summary", Static).update(Text(local_text(message), style="bold red"))
 
     def _done(self, report: ConvertReport) -> None:
         self.running, self.report = False, report
         if report.cancelled:
             summary = "[yellow]cancelled[/] — nothing was written"
         elif report.outputs:
-            summary = (f"[green]wrote {report.written:,} records[/] to {', '.join(report.outputs)}"
-                       f" · {report.too_long} longer than max_length")
+            summary = Text.assemble((f"wrote {report.written:,} records", "green"),
+                                    f" to {', '.join(local_text(o) for o in report.outputs)}"
+                                    f" · {report.too_long} longer than max_length")
         else:
             summary = f"[b red]{report.errors} errors — nothing was written[/] (enter on a finding shows its record)"
         self.query_one("#convert-summary", Static).update(summary)
         table = self.query_one("#convert-findings", DataTable)
         table.clear()
         for finding in report.findings[:5000]:
-            table.add_row(str(finding.line or ""), finding.severity, f"{finding.message} — {finding.hint}",
-                          key=str(finding.line or 0))
+            table.add_row(str(finding.line or ""), finding.severity,
+                          Text(local_text(f"{finding.message} — {finding.hint}")), key=str(finding.line or 0))
         if report.findings:
             table.focus()
 

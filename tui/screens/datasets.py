@@ -17,7 +17,9 @@ from bailian_tui.core.data.converters.chat import ChatOptions
 from bailian_tui.core.data.errors import DataFileError
 from bailian_tui.core.data.index import RecordSource
 from bailian_tui.core.data.preview import Preview, detect, preview
-from bailian_tui.tui.format import size_text
+from rich.text import Text
+
+from bailian_tui.tui.format import local_name, local_text, size_text
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.prompt import PromptScreen
 from bailian_tui.tui.widgets.conversation import ConversationView, RawView
@@ -29,6 +31,10 @@ DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".xlsx"}
 
 
 class DataTree(DirectoryTree):
+    def process_label(self, label):
+        """Every label is a name from disk: shown as it is (``train[v2]``), its control bytes visible."""
+        return super().process_label(Text(local_text(label)) if isinstance(label, str) else label)
+
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in DATA_SUFFIXES)]
 
@@ -86,7 +92,7 @@ class DatasetsScreen(BaseScreen):
         data = event.node.data
         path = getattr(data, "path", None)
         if path is not None and Path(path).is_file():
-            self.query_one("#peek", Static).update(f"{Path(path).name}: counting…")
+            self.query_one("#peek", Static).update(Text(f"{local_name(path)}: counting…"))
             self._describe(Path(path))
         else:
             self.query_one("#peek", Static).update("")
@@ -97,11 +103,11 @@ class DatasetsScreen(BaseScreen):
             source = RecordSource(path)
             count, fmt = source.describe()
         except (DataFileError, OSError) as err:
-            text = f"{path.name}: {err}"
+            text = Text(f"{local_name(path)}: {local_text(err.message if isinstance(err, DataFileError) else err)}")
         else:
             kind = converters.get(fmt).kind if fmt else ""
             shown = f"{fmt} → {kind}" if fmt else "unknown format"
-            text = f"{path.name}\n{source.kind} · {size_text(source.size)} · {count:,} records · {shown}"
+            text = Text(f"{local_name(path)}\n{source.kind} · {size_text(source.size)} · {count:,} records · {shown}")
         self.app.call_from_thread(self.query_one("#peek", Static).update, text)
 
     @on(DirectoryTree.FileSelected)
@@ -114,7 +120,7 @@ class DatasetsScreen(BaseScreen):
         try:
             source = RecordSource(path)
         except DataFileError as err:
-            self.notify(str(err), severity="error", timeout=8)
+            self.notify(local_text(err), severity="error", timeout=8, markup=False)
             return
         self.source = source
         self.index_seconds: float | None = None
@@ -178,8 +184,8 @@ class DatasetsScreen(BaseScreen):
         fmt = self.converter.name if self.converter else "unknown format"
         kind = f" → {self.converter.kind}" if self.converter else ""
         detail = state or f"{len(source):,} records"
-        self.query_one("#file-info", Static).update(
-            f"[b]{source.path.name}[/] · {source.kind} · {size_text(source.size)} · {fmt}{kind} · {detail}")
+        self.query_one("#file-info", Static).update(Text.assemble(
+            (local_name(source.path), "bold"), f" · {source.kind} · {size_text(source.size)} · {fmt}{kind} · {detail}"))
 
     # -- format and template -------------------------------------------------------------------------
 
@@ -265,7 +271,7 @@ class DatasetsScreen(BaseScreen):
         start = (records.current or 0) + 1
         hit = self.source.find(self.last_search, start)
         if hit is None:
-            self.notify(f"'{self.last_search}' not found", severity="warning")
+            self.notify(f"'{local_text(self.last_search)}' not found", severity="warning", markup=False)
         else:
             records.select_index(hit)
 

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
-from bailian_tui.tui.format import ago, cells, size_text
+from bailian_tui.tui.format import ago, cells, escape, size_text
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
@@ -97,7 +97,7 @@ class FilesScreen(BaseScreen):
             if yes:
                 self._delete(f)
 
-        self.app.push_screen(ConfirmScreen(f"Delete the remote file [b]{f.name}[/] ({f.file_id})?\n"
+        self.app.push_screen(ConfirmScreen(f"Delete the remote file [b]{escape(f.name)}[/] ({escape(f.file_id)})?\n"
                                            "Jobs that still reference it cannot be re-run.", "Delete"), answered)
 
     @work(group="files-delete", exit_on_error=False)
@@ -107,7 +107,7 @@ class FilesScreen(BaseScreen):
             await self.app.call(service.platform.delete_file(f.file_id))
             service.store.forget_upload(f.file_id)
         except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=10)
+            self.notify(err.human(), severity="error", timeout=10, markup=False)
         else:
-            self.notify(f"deleted {f.name}")
+            self.notify(f"deleted {f.name}", markup=False)
         self._refresh_files()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -137,7 +136,7 @@ class JobsScreen(BaseScreen):
             table.add_row(*fmt.cells(Text("●", style="cyan") if live is not None else "", job.job_id,
                                       fmt.status_badge(job.status.value), shown, loss, job.model, job.training_type,
                                       fmt.ago(job.created_at), elapsed(job),
-                                      fmt.middle(Path(row.dataset).name, 28) if row.dataset else ""),
+                                      fmt.middle(fmt.local_name(row.dataset), 28) if row.dataset else ""),
                           key=job.job_id)
         if key is not None and key in {r.job.job_id for r in rows}:
             table.move_cursor(row=table.get_row_index(key))

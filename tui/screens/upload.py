@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 from bailian_tui.core.data.scan import Scan, validate_file
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.safetext import clean
+from bailian_tui.tui.format import local_name, local_text
 
 
 class UploadScreen(ModalScreen[str | None]):
@@ -37,7 +39,7 @@ class UploadScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="upload"):
-            yield Static(f"[b]Upload[/] {escape(clean(str(self.path)))}", id="upload-title")  # a name like train[v2]
+            yield Static(f"[b]Upload[/] {escape(local_text(self.path))}", id="upload-title")  # a name like train[v2]
             yield Static("validating every record…", id="upload-status")
             yield ProgressBar(id="upload-progress", show_eta=True)
             yield DataTable(id="upload-findings", cursor_type="row")
@@ -61,7 +63,7 @@ class UploadScreen(ModalScreen[str | None]):
     def _validated(self, scan: Scan) -> None:
         table = self.query_one("#upload-findings", DataTable)
         for finding in scan.findings[:2000]:
-            table.add_row(str(finding.line or ""), finding.severity, f"{finding.message} — {finding.hint}")
+            table.add_row(str(finding.line or ""), finding.severity, Text(local_text(f"{finding.message} — {finding.hint}")))
         if scan.errors:
             self.state = "blocked"
             self._status(f"[b red]Upload blocked:[/] {scan.errors} errors in {scan.samples:,} records. "
@@ -96,7 +98,7 @@ class UploadScreen(ModalScreen[str | None]):
         if self.existing is not None:
             self.state = "existing"
             self._status(f"These exact bytes are already uploaded as [b]{self.existing.file_id}[/] "
-                         f"({self.existing.name}). [b]enter[/] uses it, [b]y[/] uploads again.")
+                         f"({escape(self.existing.name)}). [b]enter[/] uses it, [b]y[/] uploads again.")
             return
         self._upload(force=True)  # just looked: no identical upload to reuse
 
@@ -115,7 +117,7 @@ class UploadScreen(ModalScreen[str | None]):
                 self.path, force=force, on_progress=lambda sent, total: bar.update(total=total, progress=sent)))
         except PlatformError as err:
             self.state = "failed"
-            self._status(f"[b red]{err.human()}[/]")
+            self._status(f"[b red]{escape(err.human())}[/]")
             return
         self._finish(result.file.file_id, reused=result.reused)
 
@@ -123,12 +125,12 @@ class UploadScreen(ModalScreen[str | None]):
         self.state, self.file_id = "done", file_id
         how = "reusing" if reused else "uploaded as"
         self._status(f"[b green]{how} {escape(file_id)}[/] — [b]c[/] copies it (works over SSH), escape closes.")
-        self.notify(f"{self.path.name}: {file_id}")
+        self.notify(f"{local_name(self.path)}: {clean(file_id)}", markup=False)
 
     def action_copy(self) -> None:
         if self.file_id:
             self.app.copy_to_clipboard(self.file_id)
-            self.notify(f"copied {self.file_id}")
+            self.notify(f"copied {clean(self.file_id)}", markup=False)
 
     def action_close(self) -> None:
         self.dismiss(self.file_id)
