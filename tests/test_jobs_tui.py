@@ -78,3 +78,39 @@ async def test_log_view_follows_new_lines(manual_demo):
         app.scheduler.poll_soon(job_id)
         await wait_for(lambda: log.line_count > before, pilot)
         assert log.lines == server.state.visible_log(server.state.jobs[job_id])[: log.line_count]
+
+
+async def test_a_refresh_updates_rows_in_place_and_keeps_the_cursor_on_its_job(manual_demo):
+    """Jobs change, new ones arrive on top, the order changes: the job under the cursor stays under it, on the
+    same line of the screen (the view does not jump back to the top), its cells updated."""
+    app, server, clock = manual_demo
+    files = list(server.state.files)
+
+    def create(n_epochs: int) -> str:
+        return server.state.create_job({"model": "qwen3-8b", "training_file_ids": files[:1], "training_type": "sft",
+                                        "hyper_parameters": {"n_epochs": n_epochs, "batch_size": 8}}).job_id
+
+    for i in range(20):
+        create(1 + i % 3)
+        clock.advance(1)
+    async with app.run_test(size=(120, 16)) as pilot:
+        table = app.screen.query_one("#jobs", DataTable)
+        await wait_for(lambda: table.row_count == 27, pilot)
+        table.move_cursor(row=15)
+        table.scroll_to(y=12, animate=False, immediate=True)
+        await pilot.pause()
+        assert table.scroll_y == 12
+        job_id = str(table.get_row_at(15)[1])
+        before = status_at(table, 15)
+        create(2)  # a new job, listed first (newest first)
+        clock.advance(900)  # statuses move on
+        await pilot.press("r")
+        await wait_for(lambda: table.row_count == 28, pilot)
+        assert str(table.get_row_at(table.cursor_row)[1]) == job_id and table.cursor_row == 16
+        assert table.cursor_row - table.scroll_y == 15 - 12  # the same line of the screen
+        assert status_at(table, 16) == server.state.jobs[job_id].status != before
+        await pilot.press("o")  # sorted by status: the cursor follows its job
+        assert str(table.get_row_at(table.cursor_row)[1]) == job_id
+        await pilot.press("r")
+        await wait_for(lambda: app.screen.query_one("#jobs", DataTable).row_count == 28, pilot)
+        assert str(table.get_row_at(table.cursor_row)[1]) == job_id

@@ -116,13 +116,11 @@ class JobsScreen(BaseScreen):
             rows.sort(key=lambda r: r.job.model)
         else:
             rows.sort(key=lambda r: r.job.created_at or datetime.min, reverse=True)
-        table.clear()
-        shown_ids: set[str] = set()
+        wanted: dict[str, list] = {}  # job id → cells, in display order; a job listed twice is shown once
         for row in rows:
             job = row.job
-            if job.job_id in shown_ids:  # a server listing one job twice must not crash the table
+            if job.job_id in wanted:  # a server listing one job twice must not crash the table
                 continue
-            shown_ids.add(job.job_id)
             live = watched.get(job.job_id)
             if live is not None and live.job is not None:
                 job = live.job
@@ -133,13 +131,37 @@ class JobsScreen(BaseScreen):
             else:
                 shown = f"{progress:.0%}" if progress is not None else ""
             loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
-            table.add_row(*fmt.cells(Text("●", style="cyan") if live is not None else "", job.job_id,
-                                      fmt.status_badge(job.status.value), shown, loss, job.model, job.training_type,
-                                      fmt.ago(job.created_at), elapsed(job),
-                                      fmt.middle(fmt.local_name(row.dataset), 28) if row.dataset else ""),
-                          key=job.job_id)
-        if key is not None and key in {r.job.job_id for r in rows}:
-            table.move_cursor(row=table.get_row_index(key))
+            wanted[row.job.job_id] = fmt.cells(
+                Text("●", style="cyan") if live is not None else "", job.job_id, fmt.status_badge(job.status.value),
+                shown, loss, job.model, job.training_type, fmt.ago(job.created_at), elapsed(job),
+                fmt.middle(fmt.local_name(row.dataset), 28) if row.dataset else "")
+        self._update_table(table, wanted, key)
+
+    def _update_table(self, table: DataTable, wanted: dict[str, list], key: str | None) -> None:
+        """Make the table show ``wanted`` by changing it in place, row by row (keyed by job id): rows gone are
+        removed, changed cells updated, new rows added, then the order set. The job under the cursor stays
+        under it, on the same line of the screen — a refresh never throws the view back to the top."""
+        line = table.cursor_row - table.scroll_y  # where the cursor's job sits on screen
+        for row_key in [k for k in table.rows if k.value not in wanted]:
+            table.remove_row(row_key)
+        columns = list(table.columns)
+        for job_id, cells in wanted.items():
+            if job_id not in table.rows:
+                table.add_row(*cells, key=job_id)
+                continue
+            for column, value in zip(columns, cells):
+                if table.get_cell(job_id, column) != value:
+                    table.update_cell(job_id, column, value, update_width=True)
+        order = {job_id: n for n, job_id in enumerate(wanted)}
+        if [r.key.value for r in table.ordered_rows] != list(order):
+            table.sort(columns[COLUMNS.index("job id")], key=lambda cell: order[str(cell)])
+        if key is not None and key in wanted:
+            index = table.get_row_index(key)
+            table.move_cursor(row=index, scroll=False)
+            target = max(0, index - line)
+            table.scroll_to(y=target, animate=False, immediate=True)
+            if table.scroll_y != target:  # rows just added are not measured yet: once they are
+                self.call_after_refresh(table.scroll_to, y=target, animate=False, immediate=True)
 
     def _matches(self, row) -> bool:
         if not self.text_filter:
