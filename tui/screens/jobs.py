@@ -154,7 +154,8 @@ class JobsScreen(BaseScreen):
                     table.update_cell(job_id, column, value, update_width=True)
         order = {job_id: n for n, job_id in enumerate(wanted)}
         if [r.key.value for r in table.ordered_rows] != list(order):
-            table.sort(columns[COLUMNS.index("job id")], key=lambda cell: order[str(cell)])
+            by_id = next(k for k, column in table.columns.items() if str(column.label) == "job id")
+            table.sort(by_id, key=lambda cell: order[str(cell)])
         if key is not None and key in wanted:
             index = table.get_row_index(key)
             table.move_cursor(row=index, scroll=False)
