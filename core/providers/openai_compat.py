@@ -252,8 +252,9 @@ class OpenAIProvider(ProviderBase):
         body = self.request_body(request)
         extra = {k: body[k] for k in ("method", "hyperparameters") if k in body}
         plain = {k: v for k, v in body.items() if k not in extra}
-        # Jobs that existed before the attempt: a service that drops metadata is matched by what it keeps.
-        before = {j.job_id for j in (await self.list_jobs(1, 100)).items}
+        # Our metadata tag is unique. A service that drops metadata is matched by what it keeps (model,
+        # file, suffix) among the jobs that were not there before the attempt.
+        before = set() if self.metadata else {j.job_id for j in (await self.list_jobs(1, 100)).items}
 
         async def send() -> Job:
             return self._job(await self._client.fine_tuning.jobs.create(**plain, extra_body=extra or None))
