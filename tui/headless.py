@@ -30,6 +30,12 @@ def point_at_demo(settings: Settings, server) -> None:
     settings.values["paths.state_dir"] = str(settings.state_dir / "demo")
     settings.origins["dashscope.base_url"] = settings.origins["dashscope.api_key"] = "--demo"
     settings.demo = True
+    if getattr(server, "openai", None) is not None:  # both simulated services: two profiles
+        from bailian_tui.simulator.demo import demo_profiles
+
+        settings.values["providers"] = demo_profiles(server)
+        settings.values["default_profile"] = "bailian"
+        settings.origins["providers"] = settings.origins["default_profile"] = "--demo"
     store = settings.state_dir / "state.db"
     for suffix in ("", "-wal", "-shm"):  # each demo starts from a fresh simulator: old ids mean nothing
         store.with_name(store.name + suffix).unlink(missing_ok=True)
