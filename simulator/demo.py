@@ -181,3 +181,20 @@ def demo_profiles(servers: DemoServer) -> list[dict]:
          "pricing": {"currency": "CNY", "per_1k_tokens": {"qwen3-32b": 0.04, "qwen3-14b": 0.03, "qwen3-8b": 0.006}},
          "badge": "XPU", "requests_per_second": 2.0},
     ]
+
+
+def point_at_demo(settings, server) -> None:
+    """Demo mode: the simulator's URL and key win over any config, and state goes to a demo store."""
+    settings.values["dashscope.base_url"] = server.base_url
+    settings.values["dashscope.api_key"] = DEMO_KEY
+    settings.values["dashscope.workspace"] = None
+    settings.values["paths.state_dir"] = str(settings.state_dir / "demo")
+    settings.origins["dashscope.base_url"] = settings.origins["dashscope.api_key"] = "--demo"
+    settings.demo = True
+    if getattr(server, "openai", None) is not None:  # both simulated services: two profiles
+        settings.values["providers"] = demo_profiles(server)
+        settings.values["default_profile"] = "bailian"
+        settings.origins["providers"] = settings.origins["default_profile"] = "--demo"
+    store = settings.state_dir / "state.db"
+    for suffix in ("", "-wal", "-shm"):  # each demo starts from a fresh simulator: old ids mean nothing
+        store.with_name(store.name + suffix).unlink(missing_ok=True)
