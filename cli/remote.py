@@ -547,16 +547,18 @@ def _jobs_watch(ctx: Context) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
-def _parse_sets(items: list[str]) -> dict[str, Any]:
+def _parse_sets(items: list[str], kind: str = "dashscope") -> dict[str, Any]:
     from bailian_tui.core import jobform
+    from bailian_tui.core.providers import openai_hp
 
+    coerce = openai_hp.coerce if kind == "openai" else jobform.coerce
     hp: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--set {item}: expected NAME=VALUE, e.g. --set n_epochs=3")
         try:
-            hp[name.strip()] = jobform.coerce(name.strip(), value)
+            hp[name.strip()] = coerce(name.strip(), value)
         except ValueError as err:
             raise UsageError(f"--set {item}: {err}") from None
     return hp
@@ -566,11 +568,14 @@ SPEC_KEYS = {"model", "training_type", "training_files", "validation_files", "hy
              "model_name"}
 
 
-def load_spec(path: Path) -> dict:
+def load_spec(path: Path, kind: str = "dashscope") -> dict:
     """A job YAML (docs/cli.md, examples/job.yaml): errors name the file and line."""
     import yaml
 
     from bailian_tui.core import jobform
+    from bailian_tui.core.providers import openai_hp
+
+    coerce = openai_hp.coerce if kind == "openai" else jobform.coerce
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -601,7 +606,7 @@ def load_spec(path: Path) -> dict:
     coerced = {}
     for name, value in hp.items():
         try:
-            coerced[name] = jobform.coerce(name, value)
+            coerced[name] = coerce(name, value)
         except ValueError as err:
             raise UsageError(f"{path}:{lines.get('hyper_parameters', '?')}: hyper_parameters.{name}: {err}") from None
     spec["hyper_parameters"] = coerced
@@ -613,20 +618,25 @@ def load_spec(path: Path) -> dict:
 
 
 def _jobs_create(ctx: Context) -> int:
+    from bailian_tui.core.errors import PlatformError
     from bailian_tui.core import jobform
     from bailian_tui.core.data.cost import estimate
     from bailian_tui.core.data.scan import stats_of
     from bailian_tui.core.hyperparams import defaults_for
     from bailian_tui.core.platform import JobRequest
 
+    from bailian_tui.core.providers import openai_hp
+
     a = ctx.args
-    spec = load_spec(Path(a.spec)) if a.spec else {}
+    profile = ctx.profile()
+    openai = profile.kind == "openai"
+    spec = load_spec(Path(a.spec), profile.kind) if a.spec else {}
     where = a.spec or "jobs create"
     model = a.model or spec.get("model")
     training = a.train or spec.get("training_files") or []
     validation = a.validation or spec.get("validation_files") or []
-    training_type = a.training_type or spec.get("training_type") or "sft"
-    hp = {**(spec.get("hyper_parameters") or {}), **_parse_sets(a.hp)}
+    training_type = a.training_type or spec.get("training_type") or ("supervised" if openai else "sft")
+    hp = {**(spec.get("hyper_parameters") or {}), **_parse_sets(a.hp, profile.kind)}
     if not model or not training:
         raise UsageError(f"{where}: needs a model and training data (--model M --train FILE_OR_ID, or model: and "
                          "training_files: in the YAML)")
@@ -646,19 +656,35 @@ def _jobs_create(ctx: Context) -> int:
             elif "/" in str(entry) or str(entry).endswith((".jsonl", ".json", ".csv", ".xlsx")):
                 raise UsageError(f"{entry}: no such file (a file id has no slash or extension)")
 
-    problems = jobform.check(model, training_type, hp, train_samples=samples or None,
-                             has_validation=bool(validation))
+    if openai:  # the profile's own rules: the standard, its declared extension, XPULink's guidance
+        if training_type not in ("supervised", "sft", "dpo"):
+            raise UsageError(f"{where}: profile {profile.name} trains 'supervised' or 'dpo', not {training_type!r}")
+        problems = openai_hp.check(hp, allowed=openai_hp.allowed_names(profile.extra_hyperparameters),
+                                   samples=samples or None, method="dpo" if training_type == "dpo" else "supervised")
+        if len(training) != 1 or len(validation) > 1:
+            raise UsageError(f"{where}: profile {profile.name} takes one training file and at most one validation "
+                             "file; merge them first")
+    else:
+        problems = jobform.check(model, training_type, hp, train_samples=samples or None,
+                                 has_validation=bool(validation))
     for problem in problems:
         ctx.out.stderr.write(f"{where}: {'error' if problem.blocking else 'warning'}: {problem.field}: "
                              f"{problem.message}\n")
     if any(p.blocking for p in problems):
         raise Failed(f"{where}: the request would fail on the platform; nothing was sent")
-    epochs = int(hp.get("n_epochs") or defaults_for(training_type, model).get("n_epochs") or 1)
-    cost = estimate(tokens, epochs, model, ctx.settings) if tokens else None
+    if openai:
+        from bailian_tui.core.data.cost import Estimate
+
+        epochs = hp.get("n_epochs") if isinstance(hp.get("n_epochs"), int) else 3
+        price, example, currency = profile.unit_price(model, ctx.settings)
+        cost = Estimate(tokens, epochs, price, currency, example, model) if tokens and price else None
+    else:
+        epochs = int(hp.get("n_epochs") or defaults_for(training_type, model).get("n_epochs") or 1)
+        cost = estimate(tokens, epochs, model, ctx.settings) if tokens else None
     if cost is not None:
         ctx.out.info(f"estimated cost: {cost.formula}")
 
-    service = ctx.service() if not a.dry_run or a.demo or ctx.settings.api_key else None
+    service = ctx.service() if not a.dry_run or a.demo or profile.has_key else None
 
     async def resolve(dry: bool) -> dict[str, list[str]]:
         ids: dict[str, list[str]] = {"training": [], "validation": []}
@@ -685,6 +711,16 @@ def _jobs_create(ctx: Context) -> int:
     if a.dry_run:
         ids = _run(_closing(service.platform, resolve(True))) if service else _run(resolve(True))
         request = request_for(ids)
+        if openai:
+            from bailian_tui.core.providers.openai_compat import build_body
+
+            try:
+                body = build_body(request, form=profile.hyperparameters_form, metadata=profile.metadata,
+                                  label=profile.label)
+            except PlatformError as err:
+                raise UsageError(f"{where}: {err.message}") from None
+            return dry_run(ctx, "POST", "/fine_tuning/jobs", body, None, profile=profile.name,
+                           cost=cost.as_dict() if cost else None, problems=[p.__dict__ for p in problems])
         return dry_run(ctx, "POST", "/fine-tunes", request.body(), jobform.command_line(request),
                        cost=cost.as_dict() if cost else None, problems=[p.__dict__ for p in problems])
     confirm(ctx, f"create this {model} {training_type} job" + (f" (≈ {cost.cost:,.2f} {cost.currency})" if cost else ""))
