@@ -37,7 +37,7 @@ async def test_demo_lists_jobs_over_http(demo_app):
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one("#jobs", DataTable)
         await wait_for(lambda: table.row_count >= 7, pilot)
-        statuses = {str(table.get_row_at(i)[4]) for i in range(table.row_count)}
+        statuses = {str(table.get_row_at(i)[2]).split()[-1] for i in range(table.row_count)}
         assert {"SUCCEEDED", "FAILED", "CANCELED", "RUNNING"} <= statuses
         assert server.state.requests > 0
 
@@ -52,11 +52,11 @@ async def test_places_files_delete_and_help(demo_app):
         table = app.screen.query_one("#files", DataTable)
         await wait_for(lambda: table.row_count == 3, pilot)
         name = str(table.get_row_at(0)[0])
-        await pilot.press("x")
+        await pilot.press("delete")
         assert "Delete the remote file" in str(app.screen.query_one("#confirm-question").render())
         await pilot.press("n")  # cancelled: nothing happens
         assert len(server.state.files) == 3
-        await pilot.press("x", "y")
+        await pilot.press("delete", "y")
         await wait_for(lambda: table.row_count == 2, pilot)
         assert name not in {f.name for f in server.state.files.values()}
         await pilot.press("question_mark")

@@ -8,42 +8,36 @@ from typing import Awaitable, TypeVar
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
 from textual.reactive import reactive
 
 from bailian_tui.core.config import Settings
 from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.commands import AppCommands
-from bailian_tui.tui.screens.files import FilesScreen
-from bailian_tui.tui.screens.help import HelpScreen
-from bailian_tui.tui.screens.jobs import JobsScreen
-from bailian_tui.tui.screens.datasets import DatasetsScreen
-from bailian_tui.tui.screens.new_job import NewJobScreen
-from bailian_tui.tui.screens.deployments import DeploymentsScreen
+from bailian_tui.tui.keymap import KEYMAP, PLACES
 
 T = TypeVar("T")
+
+
+def _screen(module: str, name: str):
+    from importlib import import_module
+
+    return getattr(import_module(f"bailian_tui.tui.screens.{module}"), name)
 
 
 class BailianApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live anywhere
     TITLE = "bailian-tui"
     COMMANDS = App.COMMANDS | {AppCommands}
-    MODES = {"datasets": DatasetsScreen, "files": FilesScreen, "new-job": NewJobScreen, "jobs": JobsScreen,
-             "deployments": DeploymentsScreen}
+    # Screens are imported on first visit: the first frame needs only the Jobs screen.
+    MODES = {"datasets": lambda: _screen("datasets", "DatasetsScreen")(),
+             "files": lambda: _screen("files", "FilesScreen")(),
+             "new-job": lambda: _screen("new_job", "NewJobScreen")(),
+             "jobs": lambda: _screen("jobs", "JobsScreen")(),
+             "deployments": lambda: _screen("deployments", "DeploymentsScreen")()}
     DEFAULT_MODE = "jobs"
-    PLACES = {  # mode: (key, title, what it is for)
-        "datasets": ("d", "Datasets", "browse local data, preview its conversion, validate, upload"),
-        "files": ("f", "Files", "remote files, quota, delete"),
-        "new-job": ("n", "New job", "hyperparameters and job creation"),
-        "jobs": ("j", "Jobs", "every job, live"),
-        "deployments": ("p", "Deployments", "deploy, scale, try, evaluate"),
-    }
-    BINDINGS = [
-        *[Binding(key, f"switch_mode('{mode}')", title, id=f"go-{mode}", tooltip=help_text)
-          for mode, (key, title, help_text) in PLACES.items()],
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key that works here"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave bailian-tui"),
-    ]
+    PLACES = PLACES
+    BINDINGS = KEYMAP["app"]
 
     connection_problem: reactive[str] = reactive("")
 
@@ -130,11 +124,11 @@ class BailianApp(App):
         if update.finished_now:
             job = update.watched.job
             self.bell()
-            if job.status.value == "SUCCEEDED":
+            if job.status is JobStatus.SUCCEEDED:
                 self.notify(f"{job.job_id} succeeded → {job.finetuned_output}", title="job finished", timeout=15)
             else:
                 self.notify(f"{job.job_id} {job.status.value}: {job.message or ''}", title="job finished",
-                            severity="error" if job.status.value == "FAILED" else "warning", timeout=15)
+                            severity="error" if job.status is JobStatus.FAILED else "warning", timeout=15)
         self.connection_problem = update.watched.error or ""
         for listener in list(self.job_listeners):
             listener.post_message(JobPolled(update))
@@ -148,7 +142,7 @@ class BailianApp(App):
 
     def deploy_job(self, job) -> None:
         """Offer to deploy a job's fine-tuned model (from the job list or the watch view)."""
-        if job is None or job.status.value != "SUCCEEDED" or not job.finetuned_output:
+        if job is None or job.status is not JobStatus.SUCCEEDED or not job.finetuned_output:
             self.notify("only a succeeded job's model can be deployed", severity="warning")
             return
         from bailian_tui.tui.screens.deploy_form import DeployScreen
@@ -175,6 +169,8 @@ class BailianApp(App):
         return result
 
     def action_help(self) -> None:
+        from bailian_tui.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.screen))
 
     async def on_unmount(self) -> None:

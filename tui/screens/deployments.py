@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from bailian_tui.tui.keymap import KEYMAP
+from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.tui import format as fmt
 from bailian_tui.tui.screens.base import BaseScreen
@@ -19,15 +20,7 @@ SETTLING_REFRESH, IDLE_REFRESH = 3.0, 15.0
 
 class DeploymentsScreen(BaseScreen):
     TITLE_TEXT = "Deployments"
-    BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="dep-refresh", tooltip="Fetch the deployments now"),
-        Binding("a", "deploy", "Deploy", id="dep-deploy", tooltip="Deploy a succeeded job's fine-tuned model"),
-        Binding("s", "scale", "Scale", id="dep-scale", tooltip="Change the capacity of the selected deployment"),
-        Binding("delete,x", "undeploy", "Delete", id="dep-delete", tooltip="Delete (undeploy) the selected one"),
-        Binding("t", "try_it", "Try it", id="dep-try", tooltip="Chat with the selected model"),
-        Binding("e", "evaluate", "Evaluate", id="dep-eval", tooltip="Accuracy on a test split vs a base model"),
-        Binding("c", "copy", "Copy id", id="dep-copy", tooltip="Copy the deployed model id (OSC 52)"),
-    ]
+    BINDINGS = KEYMAP["deployments"]
 
     class Refreshed(Message):
         def __init__(self, deployments: list) -> None:
@@ -90,11 +83,7 @@ class DeploymentsScreen(BaseScreen):
                 f"{d.ready_capacity}/{d.capacity} ready · plan {d.plan or 'compute units'} ({billing})")
 
     def selected(self):
-        table = self.query_one("#deployments", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.deployments.get(key)
+        return self.deployments.get(selected_key(self.query_one("#deployments", DataTable)))
 
     # -- actions ---------------------------------------------------------------------------------------
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
+from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core import jobform
 from bailian_tui.core.errors import PlatformError
-from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for, recommended_for
+from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for
 from bailian_tui.core.platform import JobRequest
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
@@ -23,16 +23,7 @@ NONE = "none"
 
 class NewJobScreen(BaseScreen):
     TITLE_TEXT = "New job"
-    BINDINGS = [
-        Binding("ctrl+r", "recommended", "Recommended", id="job-recommended",
-                tooltip="Fill every field with its documented recommended value"),
-        Binding("ctrl+d", "defaults", "Defaults", id="job-defaults", tooltip="Back to the documented defaults"),
-        Binding("ctrl+s", "submit", "Create", id="job-submit", tooltip="Check, show the cost, confirm, create"),
-        Binding("ctrl+t", "toggle_preview", "Preview", id="job-preview",
-                tooltip="Show the request body and the equivalent dashscope command"),
-        Binding("ctrl+u", "upload", "Upload file", id="job-upload",
-                tooltip="Upload a local Bailian file now (validated, deduplicated) and use it"),
-    ]
+    BINDINGS = KEYMAP["new-job"]
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,6 +31,7 @@ class NewJobScreen(BaseScreen):
         self.samples: int | None = None
         self.tokens: int | None = None
         self.dataset: str | None = None
+        self._defaults: dict[str, str] = {}  # the default each shown field got: a different value was edited
 
     # -- layout ----------------------------------------------------------------------------------------
 
@@ -63,10 +55,19 @@ class NewJobScreen(BaseScreen):
             with Horizontal(classes="form-row"):
                 yield Label("validation file", classes="form-label")
                 yield Select([], id="job-valid", prompt="none: split automatically", compact=True)
-            yield Vertical(id="job-params")
+            yield Static("", id="job-file-info")
+            # Every field is built once and only shown or hidden when the model or type changes: switching is
+            # instant, and what was typed survives where it still applies.
+            with Vertical(id="job-params"):
+                for param in PARAMS:
+                    with Horizontal(classes="form-row", id=f"row-{param.name}"):
+                        yield Label(param.name, classes="form-label")
+                        yield Input("", id=f"hp-{param.name}", classes="hp", compact=True)
+                        yield Static("", classes="hp-note")
         yield Static("", id="job-help")
         yield Static("", id="job-problems")
-        yield Static("", id="job-preview", classes="hidden")
+        with VerticalScroll(id="job-preview", classes="hidden"):
+            yield Static("", id="job-preview-text")
 
     def on_mount(self) -> None:
         self._set_types()
@@ -98,36 +99,71 @@ class NewJobScreen(BaseScreen):
     def _type_changed(self) -> None:
         self._build_params()
 
-    def _build_params(self, values: dict | None = None) -> None:
+    def _build_params(self) -> None:
+        """Show the fields of this model and type. A value the person typed stays if it is still valid;
+        fields left at their default take the new default (or the values last used for this model/type)."""
         training_type, model = self.training_type(), self.model()
-        remembered = values or {}
-        if values is None and self.app.service_ready:
+        remembered = {}
+        if self.app.service_ready:
             remembered = self.app.current_service.store.pref("new-job", {}).get(f"{model}/{training_type}", {})
         defaults = defaults_for(training_type, model)
-        recommended = recommended_for(training_type, model, self.samples)
-        box = self.query_one("#job-params", Vertical)
-        box.remove_children()
-        rows = []
+        recommended = jobform.recommended(training_type, model, self.samples, {}, self._has_validation())
+        kept, reset = [], []
         for param in PARAMS:
-            if not param.applies_to(training_type, model):
+            row = self.query_one(f"#row-{param.name}", Horizontal)
+            applies = param.applies_to(training_type, model)
+            row.display = applies
+            if not applies:
+                self._defaults.pop(param.name, None)
                 continue
-            value = remembered.get(param.name, defaults[param.name])
-            note = Text.assemble(("default ", "dim"), (f"{defaults[param.name]}", "bold"),
-                                 (" · recommended ", "dim"), (str(recommended.get(param.name, param.recommended)),
-                                                              "bold green"))
-            row = Horizontal(Label(param.name, classes="form-label"),
-                             Input(str(value), id=f"hp-{param.name}", classes="hp", compact=True),
-                             Static(note, classes="hp-note"), classes="form-row")
-            rows.append(row)
-        box.mount_all(rows)
-        self.call_after_refresh(self._check)
+            box = row.query_one(Input)
+            new_default = str(remembered.get(param.name, defaults[param.name]))
+            old_default = self._defaults.get(param.name)
+            if old_default is not None and box.value != old_default:
+                problem = self._problem_with(param.name, box.value, model, training_type)
+                if problem:
+                    reset.append(f"{param.name} ({problem})")
+                    box.value = new_default
+                else:
+                    kept.append(param.name)
+            else:
+                box.value = new_default
+            self._defaults[param.name] = new_default
+            row.query_one(".hp-note", Static).update(Text.assemble(
+                ("default ", "dim"), (f"{defaults[param.name]}", "bold"), (" · recommended ", "dim"),
+                (str(recommended.get(param.name, param.recommended)), "bold green")))
+        if kept or reset:
+            parts = [f"kept {', '.join(kept)}"] if kept else []
+            parts += [f"reset {', '.join(reset)}"] if reset else []
+            note = f"{model} / {training_type}: " + "; ".join(parts)
+            self.query_one("#job-help", Static).update(Text(note, style="yellow" if reset else ""))
+            if reset:
+                self.notify(note, severity="warning")
+        self._check()
+
+    @staticmethod
+    def _problem_with(name: str, value: str, model: str, training_type: str) -> str:
+        try:
+            typed = jobform.coerce(name, value)
+        except ValueError as err:
+            return str(err)
+        problems = [p for p in jobform.check(model, training_type, {name: typed}) if p.field == name and p.blocking]
+        lr_order = name == "learning_rate" and any(p.field == name for p in
+                                                   jobform.check(model, training_type, {name: typed}))
+        return problems[0].message if problems else ("off the order for this type" if lr_order else "")
+
+    def _has_validation(self) -> bool:
+        return self.query_one("#job-valid", Select).value != Select.NULL
 
     def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
         from bailian_tui.core.hyperparams import PARAMS_BY_NAME
 
         values, problems = {}, []
-        for box in self.query("Input.hp").results(Input):
-            name = box.id.removeprefix("hp-")
+        training_type, model = self.training_type(), self.model()
+        for param in PARAMS:
+            if not param.applies_to(training_type, model):
+                continue
+            box, name = self.query_one(f"#hp-{param.name}", Input), param.name
             if not box.value.strip() and PARAMS_BY_NAME[name].default == "":
                 continue  # an optional text field left empty is simply not sent
             try:
@@ -146,8 +182,11 @@ class NewJobScreen(BaseScreen):
                 boxes[0].value = str(value)
 
     def action_recommended(self) -> None:
-        self._fill(recommended_for(self.training_type(), self.model(), self.samples))
-        self.notify("recommended values applied")
+        hp, _ = self.hyper_parameters()
+        values = jobform.recommended(self.training_type(), self.model(), self.samples, hp, self._has_validation())
+        self._fill(values)
+        fitted = f" (batch_size {values['batch_size']} fits {self.samples} samples)" if self.samples else ""
+        self.notify(f"recommended values applied{fitted}")
 
     def action_defaults(self) -> None:
         self._fill(defaults_for(self.training_type(), self.model()))
@@ -177,6 +216,7 @@ class NewJobScreen(BaseScreen):
         options = [(f"{f.name} · {f.file_id}", f.file_id) for f in self.files]
         self.query_one("#job-train", Select).set_options(options)
         self.query_one("#job-valid", Select).set_options(options)
+        self._show_file_info()
         wanted = getattr(self, "_select_after_load", None)
         if wanted in {f.file_id for f in self.files}:
             self.query_one("#job-train", Select).value = wanted
@@ -203,6 +243,18 @@ class NewJobScreen(BaseScreen):
         self._select_after_load = file_id
         self._load_files()
 
+    def _show_file_info(self) -> None:
+        """The chosen files' ids in full (the select cuts them), with what is known of the training file."""
+        names = {f.file_id: f.name for f in self.files}
+        parts = []
+        for label, select_id in (("training", "#job-train"), ("validation", "#job-valid")):
+            value = self.query_one(select_id, Select).value
+            if value != Select.NULL:
+                parts.append(f"{label}: {value} ({names.get(str(value), '?')})")
+        if self.samples is not None:
+            parts.append(f"{self.samples:,} samples" + (f", {self.tokens:,} tokens" if self.tokens else ""))
+        self.query_one("#job-file-info", Static).update(Text(" · ".join(parts), style="dim"))
+
     @on(Select.Changed, "#job-train")
     def _training_file(self, event: Select.Changed) -> None:
         self.samples = self.tokens = self.dataset = None
@@ -211,6 +263,7 @@ class NewJobScreen(BaseScreen):
             if upload and Path(upload.path).exists():
                 self.dataset = upload.path
                 self._count(upload.path)
+        self._show_file_info()
         self._check()
 
     @work(thread=True, exclusive=True, group="job-count", exit_on_error=False)
@@ -223,7 +276,8 @@ class NewJobScreen(BaseScreen):
     def _counted(self, path: str, samples: int, tokens: int) -> None:
         if path == self.dataset:
             self.samples, self.tokens = samples, tokens
-            self._check()
+            self._show_file_info()
+            self._build_params()
 
     # -- checking and preview --------------------------------------------------------------------------
 
@@ -270,7 +324,7 @@ class NewJobScreen(BaseScreen):
         if not problems and request is not None:
             text.append("ready: ctrl+s creates the job", style="green")
         self.query_one("#job-problems", Static).update(text)
-        preview = self.query_one("#job-preview", Static)
+        preview = self.query_one("#job-preview-text", Static)
         if request is not None:
             preview.update(Text.assemble(("request body\n", "bold"), jobform.body_json(request),
                                          ("\n\nequivalent command\n", "bold"), jobform.command_line(request)))
@@ -283,8 +337,20 @@ class NewJobScreen(BaseScreen):
         return estimate(self.tokens, int(request.hyper_parameters.get("n_epochs", 1)), self.model(),
                         self.app.settings)
 
+    def action_back(self) -> None:
+        preview = self.query_one("#job-preview", VerticalScroll)
+        if self.focused is preview:
+            self.action_toggle_preview()
+        else:
+            super().action_back()
+
     def action_toggle_preview(self) -> None:
-        self.query_one("#job-preview").toggle_class("hidden")
+        preview = self.query_one("#job-preview", VerticalScroll)
+        preview.toggle_class("hidden")
+        if preview.has_class("hidden"):
+            self.query_one("#job-form").focus()
+        else:
+            preview.focus()  # arrows and PgUp/PgDn scroll it; Esc or ctrl+t again goes back
 
     # -- submit ----------------------------------------------------------------------------------------
 
