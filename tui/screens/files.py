@@ -38,7 +38,7 @@ class FilesScreen(BaseScreen):
         yield Static("", id="files-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#files", DataTable).add_columns("name", "size", "file_id", "purpose", "uploaded")
+        self.query_one("#files", DataTable).add_columns("name", "size", "file_id", "purpose", "uploaded", "provider")
         self._refresh_files()
 
     @work(exclusive=True, group="files", exit_on_error=False)
@@ -60,7 +60,8 @@ class FilesScreen(BaseScreen):
         table = self.query_one("#files", DataTable)
         table.clear()
         for f in message.files:
-            table.add_row(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at), key=f.file_id)
+            table.add_row(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at),
+                          self.app.profile_label(f.file_id), key=f.file_id)
 
     @on(DataTable.RowHighlighted, "#files")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
@@ -102,7 +103,11 @@ class FilesScreen(BaseScreen):
         try:
             service = await self.app.service()
             await self.app.call(service.platform.delete_file(f.file_id))
-            service.store.forget_upload(f.file_id)
+            if hasattr(service, "fleet"):  # the store of the profile the file lives on, by its own id
+                member = service.member_for(f.file_id)
+                member.service.store.forget_upload(f.file_id.removeprefix(f"{member.name}:"))
+            else:
+                service.store.forget_upload(f.file_id)
         except PlatformError as err:
             self.notify(err.human(), severity="error", timeout=10)
         else:

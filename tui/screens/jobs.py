@@ -50,6 +50,8 @@ class JobsScreen(BaseScreen):
         self.text_filter = ""
         self._timer = None
         self._stale = False
+        self.badges: dict[str, str] = {}
+        self.columns = list(COLUMNS)
 
     AUTO_FOCUS = "#jobs"
 
@@ -58,7 +60,18 @@ class JobsScreen(BaseScreen):
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#jobs", DataTable).add_columns(*COLUMNS)
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import profiles
+
+        try:  # with more than one profile each row says where the job runs (its id is unique on its own)
+            self.badges = {p.name: p.badge or p.name for p in profiles(self.app.settings)}
+        except ConfigError:
+            self.badges = {}
+        columns = list(COLUMNS)
+        if len(self.badges) > 1:
+            columns.insert(columns.index("loss") + 1, "provider")
+        self.columns = columns
+        self.query_one("#jobs", DataTable).add_columns(*columns)
         self.app.job_listeners.add(self)
         self.query_one("#jobs", DataTable).focus()
         self._refresh_jobs()
@@ -77,9 +90,9 @@ class JobsScreen(BaseScreen):
     async def _refresh_jobs(self) -> None:
         try:
             service = await self.app.service()
-            if self.app.scheduler is not None:
+            if self.app.scheduler is not None and not hasattr(service, "fleet"):
                 await self.app.scheduler.pace()  # the list refresh spends the same request budget
-            rows = await self.app.call(service.job_rows())
+            rows = await self.app.call(service.job_rows())  # a fleet paces each provider on its own budget
         except PlatformError:
             pass  # the connection line says so; the next round tries again
         else:
@@ -129,10 +142,13 @@ class JobsScreen(BaseScreen):
             else:
                 shown = f"{progress:.0%}" if progress is not None else ""
             loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
-            table.add_row(Text("●", style="cyan") if live is not None else "", job.job_id,
-                          fmt.status_text(job.status.value), shown, loss, job.model, job.training_type,
-                          fmt.ago(job.created_at), elapsed(job),
-                          fmt.middle(Path(row.dataset).name, 28) if row.dataset else "", key=job.job_id)
+            cells = [Text("●", style="cyan") if live is not None else "", job.job_id,
+                     fmt.status_text(job.status.value), shown, loss, job.model, job.training_type,
+                     fmt.ago(job.created_at), elapsed(job),
+                     fmt.middle(Path(row.dataset).name, 28) if row.dataset else ""]
+            if "provider" in self.columns:
+                cells.insert(self.columns.index("provider"), self.badges.get(job.provider, job.provider))
+            table.add_row(*cells, key=job.job_id)
         if key is not None and key in {r.job.job_id for r in rows}:
             table.move_cursor(row=table.get_row_index(key))
 
@@ -140,7 +156,7 @@ class JobsScreen(BaseScreen):
         if not self.text_filter:
             return True
         haystack = " ".join([row.job.job_id, row.job.model, row.job.status.value, row.job.training_type,
-                             row.dataset or ""]).lower()
+                             row.dataset or "", row.job.provider, self.badges.get(row.job.provider, "")]).lower()
         return self.text_filter.lower() in haystack
 
     def selected(self):
