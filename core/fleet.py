@@ -443,6 +443,11 @@ class FleetService(Service):
             return self.fleet.members[key_or_profile]  # type: ignore[index]
         return self.routing.member_for_id(key_or_profile or "")
 
+    def upload_record(self, file_id: str):
+        """The local upload a (possibly qualified) file id came from, in its own profile's store."""
+        member = self.routing.member_for_id(file_id)
+        return member.service.store.upload_for_file_id(file_id.removeprefix(f"{member.name}:"))
+
     async def upload(self, path, *, profile: str | None = None, **kwargs):
         member = self.fleet.member(profile)
         result = await member.service.upload(path, **kwargs)

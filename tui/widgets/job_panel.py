@@ -15,7 +15,8 @@ from bailian_tui.tui.widgets.chart import render_chart
 
 class JobPanel(Vertical):
     def __init__(self, job_id: str, **kwargs) -> None:
-        super().__init__(id=f"panel-{job_id}", classes="job-panel", **kwargs)
+        # A key of another profile reads "xpulink:ftjob-…": a colon is not allowed in a widget id.
+        super().__init__(id=f"panel-{job_id.replace(':', '--')}", classes="job-panel", **kwargs)
         self.job_id = job_id
         self.border_title = job_id
         self.watched: Watched | None = None
