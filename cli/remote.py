@@ -496,16 +496,29 @@ def _watch_table(ctx: Context, scheduler) -> list[str]:
 def _jobs_watch(ctx: Context) -> int:
     from bailian_tui.core.monitor import Scheduler
 
+    from bailian_tui.core import fleet as fleet_mod
+    from bailian_tui.core.profiles import profiles
+
     a = ctx.args
     ids = list(dict.fromkeys(a.job_ids))
     settings = ctx.remote_settings()
-    platform = ctx.platform()
     printer = _WatchPrinter(ctx, a.every, a.logs)
-    scheduler = Scheduler(platform, requests_per_second=settings.get("polling.requests_per_second"),
-                          on_update=printer,
-                          on_throttle=lambda s: ctx.out.info(f"rate limited: polling paused for {s:.0f} s"))
-    for job_id in ids:
-        scheduler.watch(job_id)
+    names = {p.name for p in profiles(settings)}
+    if any(i.partition(":")[0] in names for i in ids):
+        # `jobs watch bailian:ft-… xpulink:ftjob-…`: every provider at once, each within its own budget.
+        fleet, service, scheduler = fleet_mod.for_app(
+            settings, on_update=printer,
+            on_throttle=lambda name, s: ctx.out.info(f"{name} rate limited: polling paused for {s:.0f} s"))
+        platform = service.routing
+        for key in ids:
+            fleet.watch(key, persist=False)
+    else:
+        platform = ctx.platform()
+        rate = ctx.profile().requests_per_second or settings.get("polling.requests_per_second")
+        scheduler = Scheduler(platform, requests_per_second=rate, on_update=printer,
+                              on_throttle=lambda s: ctx.out.info(f"rate limited: polling paused for {s:.0f} s"))
+        for job_id in ids:
+            scheduler.watch(job_id)
     deadline = time.monotonic() + a.timeout if a.timeout else None
 
     gone: list[str] = []

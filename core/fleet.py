@@ -105,11 +105,14 @@ class Fleet:
         rows.sort(key=lambda r: r.job.created_at.timestamp() if r.job.created_at else 0.0, reverse=True)
         return FleetRows(rows, errors)
 
-    def watch(self, key: str) -> None:
+    def watch(self, key: str, persist: bool = True) -> None:
+        """Poll a job (``provider:id`` or a bare id of the default profile); ``persist`` keeps it on the
+        profile's watch list across restarts (the app), a headless ``jobs watch`` does not."""
         member, job_id = self.resolve(key)
         view = self.views[member.name]
         member.scheduler.watch(view.q(job_id) if isinstance(view, QualifiedProvider) else job_id)
-        member.service.store.watch(job_id)
+        if persist:
+            member.service.store.watch(job_id)
 
     def unwatch(self, key: str) -> None:
         member, job_id = self.resolve(key)

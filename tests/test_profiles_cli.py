@@ -92,13 +92,14 @@ def test_one_split_two_providers_watched_tried_and_evaluated(env, tmp_path):
     assert xpu["job_id"].startswith("ftjob-") and bl["job_id"].startswith("ft-")
     assert xpu["training_file"] and xpu["metadata"]["bt_request"].startswith("bt-")
 
-    for profile, job in (("xpulink", xpu), ("bailian", bl)):
-        watched = cli(env, "--profile", profile, "--json", "jobs", "watch", job["job_id"], "--timeout", "120",
-                      timeout=180)
-        assert watched.returncode == 0, watched.stderr
-        events = [json.loads(line) for line in watched.stdout.splitlines()]
-        finished = [e for e in events if e.get("event") == "finished"]
-        assert finished and finished[-1]["status"] == "SUCCEEDED", watched.stdout[-500:]
+    # Both watched side by side: ids qualified by their profile, each provider within its own budget.
+    keys = [f"xpulink:{xpu['job_id']}", f"bailian:{bl['job_id']}"]
+    watched = cli(env, "--json", "jobs", "watch", *keys, "--timeout", "120", timeout=180)
+    assert watched.returncode == 0, watched.stderr
+    events = [json.loads(line) for line in watched.stdout.splitlines()]
+    for key in (keys[0], bl["job_id"]):  # the default profile's ids stay bare
+        finished = [e for e in events if e.get("event") == "finished" and e.get("job_id") == key]
+        assert finished and finished[-1]["status"] == "SUCCEEDED", watched.stdout[-800:]
         assert finished[-1]["loss"] is not None  # the loss curve came through (events or log lines)
     xpu_job = ok_json(cli(env, "--profile", "xpulink", "--json", "jobs", "get", xpu["job_id"]))
     bl_job = ok_json(cli(env, "--profile", "bailian", "--json", "jobs", "get", bl["job_id"]))
