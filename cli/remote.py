@@ -84,10 +84,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-name", default=None, help="name of the fine-tuned model")
     write_options(p)
     for name, help_text, func in (("cancel", "cancel a running job", _jobs_cancel),
-                                  ("delete", "delete a finished job", _jobs_delete)):
+                                  ("delete", "delete a finished job", _jobs_delete),
+                                  ("pause", "pause a running job (OpenAI-compatible profiles that offer it)",
+                                   _jobs_pause),
+                                  ("resume", "resume a paused job", _jobs_resume)):
         p = command(jobs, name, help_text, func)
         p.add_argument("job_id")
         write_options(p)
+    p = command(jobs, "results", "a finished job's per-step metrics CSV (result_files of OpenAI-compatible "
+                "profiles)", _jobs_results, examples="  bailian-tui --profile xpulink jobs results ftjob-… -o m.csv")
+    p.add_argument("job_id")
+    p.add_argument("-o", "--output", metavar="FILE", help="write it here (default: standard output)")
     p = command(jobs, "checkpoints", "a job's checkpoints (sft / efficient_sft on multi-checkpoint models)",
                 _jobs_checkpoints)
     p.add_argument("job_id")
@@ -781,6 +788,63 @@ def _jobs_delete(ctx: Context) -> int:
     return _simple_write(ctx, "DELETE", f"/fine-tunes/{job_id}", _q("dashscope", "ft", "delete", job_id),
                          f"delete job {job_id}", lambda p: p.delete_job(job_id),
                          lambda s: ({"job_id": job_id, "result": s}, f"deleted {job_id} ({s})"))
+
+
+def _openai_only(ctx: Context, what: str) -> None:
+    profile = ctx.profile()
+    if profile.kind != "openai":
+        raise UsageError(f"{what}: profile {profile.name} ({profile.kind}) does not offer it; "
+                         "pick an OpenAI-compatible one with --profile")
+
+
+def _jobs_pause(ctx: Context) -> int:
+    job_id = ctx.args.job_id
+    _openai_only(ctx, "jobs pause")
+    return _simple_write(ctx, "POST", f"/fine_tuning/jobs/{job_id}/pause", None, f"pause job {job_id}",
+                         lambda p: p.pause_job(job_id),
+                         lambda j: (_job_dict(j), f"{job_id} {j.status.value}"))
+
+
+def _jobs_resume(ctx: Context) -> int:
+    job_id = ctx.args.job_id
+    _openai_only(ctx, "jobs resume")
+    return _simple_write(ctx, "POST", f"/fine_tuning/jobs/{job_id}/resume", None, f"resume job {job_id}",
+                         lambda p: p.resume_job(job_id),
+                         lambda j: (_job_dict(j), f"{job_id} {j.status.value}"))
+
+
+def _jobs_results(ctx: Context) -> int:
+    """The metrics CSV a finished OpenAI-compatible job lists in ``result_files`` (written whole or not at all)."""
+    import os
+    import tempfile
+
+    a = ctx.args
+    _openai_only(ctx, "jobs results")
+    platform = ctx.platform()
+
+    async def go() -> bytes:
+        job = await platform.get_job(a.job_id)
+        files = job.raw.get("result_files") or []
+        if not files:
+            raise Failed(f"{a.job_id} has no result file yet ({job.status.value}): it appears when the job ends")
+        return await platform.file_content(files[0])
+
+    data = _run(_closing(platform, go()))
+    if not a.output:
+        ctx.out.stdout.write(data.decode("utf-8", "replace"))
+        return EXIT_OK
+    target = Path(a.output)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    steps = data.count(b"\n") - 1
+    ctx.out.info(f"{target}: {steps} steps")
+    return EXIT_OK
 
 
 def _jobs_checkpoints(ctx: Context) -> int:

@@ -197,3 +197,15 @@ async def test_paging_walks_cursors(oa_sim, provider, tmp_path):
 def test_server_text_is_made_safe_to_show():
     assert safe_text("ok\x1b[2J\x07 done\r\nnext") == "ok[2J done\nnext"
     assert len(safe_text("x" * 5000, 100)) == 100
+
+
+async def test_pause_and_resume_where_offered(oa_sim, provider, clock, tmp_path):
+    remote = await provider.upload_file(openai_chat(tmp_path / "t.jsonl"))
+    job = await provider.create_job(request(remote.file_id))
+    clock.advance(6)
+    assert (await provider.pause_job(job.job_id)).status is JobStatus.PAUSED
+    assert (await provider.resume_job(job.job_id)).status is JobStatus.RUNNING
+    no_pause = make(oa_sim, pause=False)
+    with pytest.raises(PlatformError, match="does not offer pausing"):
+        await no_pause.pause_job(job.job_id)
+    await no_pause.aclose()

@@ -104,6 +104,12 @@ def test_one_split_two_providers_watched_tried_and_evaluated(env, tmp_path):
     xpu_job = ok_json(cli(env, "--profile", "xpulink", "--json", "jobs", "get", xpu["job_id"]))
     bl_job = ok_json(cli(env, "--profile", "bailian", "--json", "jobs", "get", bl["job_id"]))
     assert xpu_job["status"] == bl_job["status"] == "SUCCEEDED"
+    csv = tmp_path / "metrics.csv"
+    assert cli(env, "--profile", "xpulink", "jobs", "results", xpu["job_id"], "-o", csv).returncode == 0
+    lines = csv.read_text().splitlines()
+    assert lines[0].startswith("step,train_loss") and len(lines) == 1 + 20  # 10 steps × 2 epochs
+    refused = cli(env, "--profile", "bailian", "jobs", "pause", bl["job_id"], "--yes")
+    assert refused.returncode == 2 and "does not offer it" in refused.stderr
     listed = ok_json(cli(env, "--profile", "xpulink", "--json", "jobs", "list"))
     assert [j["job_id"] for j in listed] == [xpu["job_id"]] and listed[0]["dataset"] == str(train.resolve())
 
