@@ -104,3 +104,25 @@ async def test_deployments_show_xpulink_models_served_directly_and_try_them(mixe
         await pilot.press("enter")
         # answered by the XPULink side, with no deployment
         await wait_for(lambda: any(m == tuned for m, _ in server.openai.state.generations), pilot)
+
+
+async def test_pause_and_resume_an_xpulink_job_from_the_list(mixed):
+    app, server, clock = mixed
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.service()
+        table = app.screen.query_one("#jobs", DataTable)
+        await wait_for(lambda: table.row_count == 10, pilot)
+        running = next(j for j in server.openai.state.jobs.values() if j.status == "running")
+        bailian = next(j.job_id for j in server.state.jobs.values() if j.status == "RUNNING")
+        ids = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        table.move_cursor(row=ids.index(bailian))
+        await pilot.press("P")
+        await pilot.pause()
+        assert server.state.jobs[bailian].status == "RUNNING"  # Bailian offers no pause: nothing sent
+        table.move_cursor(row=ids.index(f"xpulink:{running.id}"))
+        await pilot.press("P")
+        await wait_for(lambda: running.status == "paused", pilot)
+        await pilot.press("r")
+        await wait_for(lambda: "PAUSED" in str(table.get_row_at(table.cursor_row)[2]), pilot)
+        await pilot.press("P")
+        await wait_for(lambda: running.status == "running", pilot)

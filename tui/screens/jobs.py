@@ -247,6 +247,19 @@ class JobsScreen(BaseScreen):
 
             self.app.push_screen(CheckpointsScreen(job.job_id))
 
+    def action_pause_resume(self) -> None:
+        job = self.selected()
+        if job is None:
+            return
+        routing = getattr(self.app.current_service, "routing", None)
+        if routing is None or not routing.capabilities_for(job.job_id).pause:
+            self.notify("this job's provider does not offer pause/resume", severity="warning")
+            return
+        if job.status.value not in ("RUNNING", "PAUSED"):
+            self.notify(f"{job.job_id} is {job.status.value}: only a running job pauses", severity="warning")
+            return
+        self._act(job.job_id, "resume" if job.status.value == "PAUSED" else "pause")
+
     def action_cancel_job(self) -> None:
         job = self.selected()
         if job is None:
@@ -275,6 +288,9 @@ class JobsScreen(BaseScreen):
         try:
             if what == "cancel":
                 await self.app.call(service.platform.cancel_job(job_id))
+                self.app.scheduler.poll_soon(job_id)
+            elif what in ("pause", "resume"):
+                await self.app.call(getattr(service.platform, f"{what}_job")(job_id))
                 self.app.scheduler.poll_soon(job_id)
             else:
                 await self.app.call(service.platform.delete_job(job_id))
