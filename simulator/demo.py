@@ -154,7 +154,7 @@ def start_demo(speed: float = 1.0, port: int = 0, clock=None) -> DemoServer:
 
     Their shared clock keeps wall time (so "created 5 s ago" is true) but epochs last 6 s: a new job
     trains in well under a minute once the demo's queue ahead of it has drained (about a minute and a
-    half). The XPULink side takes half a second a step.
+    half). The XPULink side takes two seconds a step.
     """
     from bailian_tui.simulator.clock import SimClock
     from bailian_tui.simulator.openai_server import OpenAISimServer
@@ -165,7 +165,11 @@ def start_demo(speed: float = 1.0, port: int = 0, clock=None) -> DemoServer:
     clock = clock or SimClock(speed=speed)
     state = SimState(clock, SimConfig(epoch_seconds=6.0), api_key=DEMO_KEY)
     seed(state)
-    xpulink = OpenAIState(clock, api_key=DEMO_KEY)
+    from bailian_tui.simulator.openai_contract import OpenAISimConfig
+
+    # Two seconds a step: the XPULink job still training when the demo opens runs about two minutes, beside
+    # the Bailian one.
+    xpulink = OpenAIState(clock, OpenAISimConfig(step_seconds=2.0), api_key=DEMO_KEY)
     seed_openai(xpulink)
     return DemoServer(SimServer(state, port=port).start(), OpenAISimServer(xpulink).start())
 
