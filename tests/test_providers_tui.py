@@ -126,3 +126,33 @@ async def test_pause_and_resume_an_xpulink_job_from_the_list(mixed):
         await wait_for(lambda: "PAUSED" in str(table.get_row_at(table.cursor_row)[2]), pilot)
         await pilot.press("P")
         await wait_for(lambda: running.status == "running", pilot)
+
+
+async def test_evaluate_a_bailian_deployment_against_an_xpulink_model(mixed, tmp_path):
+    import shutil
+
+    from tests.conftest import DATASETS
+
+    app, server, clock = mixed
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.service()
+        await pilot.press("p")
+        table = app.screen.query_one("#deployments", DataTable)
+        tuned = next(j.fine_tuned_model for j in server.openai.state.jobs.values() if j.status == "succeeded")
+        deployed = next(iter(server.state.deployments))
+        clock.advance(60)  # the demo's deployment is RUNNING
+        await wait_for(lambda: table.row_count >= 2, pilot)
+        table.move_cursor(row=table.get_row_index(deployed))
+        await pilot.press("e")
+        split = tmp_path / "test.jsonl"
+        shutil.copy(DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl", split)
+        app.screen.query_one("#eval-split", Input).value = str(split)
+        app.screen.query_one("#eval-baseline", Input).value = tuned  # XPULink's fine-tune as the baseline
+        await pilot.click("#eval-run")
+        scores = app.screen.query_one("#eval-scores", DataTable)
+        await wait_for(lambda: scores.row_count == 2, pilot, timeout=30)
+        assert [str(scores.get_row_at(i)[1]) for i in range(2)] == ["12", "12"]
+        asked = {model for model, _ in server.state.generations} | {m for m, _ in server.openai.state.generations}
+        assert deployed in {m for m, _ in server.state.generations}  # Bailian answered for its deployment
+        assert tuned in {m for m, _ in server.openai.state.generations}  # XPULink for its model
+        assert asked >= {deployed, tuned}
