@@ -451,6 +451,13 @@ class FleetService(Service):
         member = self.routing.member_for_id(file_id)
         return member.service.store.upload_for_file_id(file_id.removeprefix(f"{member.name}:"))
 
+    async def existing_upload(self, path, digest: str | None = None, *, profile: str | None = None):
+        """The file already holding these bytes on that profile (each profile's uploads are its own)."""
+        member = self.fleet.member(profile)
+        found = await member.service.existing_upload(path, digest)
+        view = self.routing.views[member.name]
+        return view._file(found) if found is not None and isinstance(view, QualifiedProvider) else found
+
     async def upload(self, path, *, profile: str | None = None, **kwargs):
         member = self.fleet.member(profile)
         result = await member.service.upload(path, **kwargs)

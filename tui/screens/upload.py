@@ -87,7 +87,8 @@ class UploadScreen(ModalScreen[str | None]):
         self._status("looking for an identical upload…")
         service = await self.app.service()
         try:
-            self.existing = await self.app.call(service.existing_upload(self.path))
+            extra = {"profile": self.profile} if self.profile and hasattr(service, "fleet") else {}
+            self.existing = await self.app.call(service.existing_upload(self.path, **extra))
         except PlatformError as err:
             self._status(f"[b red]{err.human()}[/]")
             self.state = "failed"
