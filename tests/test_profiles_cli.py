@@ -97,13 +97,15 @@ def test_one_split_two_providers_watched_tried_and_evaluated(env, tmp_path):
     watched = cli(env, "--json", "jobs", "watch", *keys, "--timeout", "120", timeout=180)
     assert watched.returncode == 0, watched.stderr
     events = [json.loads(line) for line in watched.stdout.splitlines()]
+    models = {}
     for key in (keys[0], bl["job_id"]):  # the default profile's ids stay bare
         finished = [e for e in events if e.get("event") == "finished" and e.get("job_id") == key]
         assert finished and finished[-1]["status"] == "SUCCEEDED", watched.stdout[-800:]
         assert finished[-1]["loss"] is not None  # the loss curve came through (events or log lines)
-    xpu_job = ok_json(cli(env, "--profile", "xpulink", "--json", "jobs", "get", xpu["job_id"]))
-    bl_job = ok_json(cli(env, "--profile", "bailian", "--json", "jobs", "get", bl["job_id"]))
-    assert xpu_job["status"] == bl_job["status"] == "SUCCEEDED"
+        models[key] = finished[-1]["finetuned_output"]
+    xpu_job = {"finetuned_output": models[keys[0]]}
+    bl_job = {"finetuned_output": models[bl["job_id"]]}
+    assert xpu_job["finetuned_output"].startswith("ft:qwen3-32b:") and bl_job["finetuned_output"]
     csv = tmp_path / "metrics.csv"
     assert cli(env, "--profile", "xpulink", "jobs", "results", xpu["job_id"], "-o", csv).returncode == 0
     lines = csv.read_text().splitlines()

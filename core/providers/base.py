@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Protocol, runtime_checkable
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, runtime_checkable
 
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.records import ChatReply, Checkpoint, Deployment, Job, LogPage, Page, RemoteFile
@@ -132,18 +132,22 @@ class ProviderBase:
     async def aclose(self) -> None:
         return None
 
-    async def all_files(self) -> list[RemoteFile]:
+    async def all_files(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[RemoteFile]:
         items: list[RemoteFile] = []
         for page_no in range(1, 1001):
+            if pace is not None:
+                await pace()  # a shared request budget
             page = await self.list_files(page_no, 100)  # type: ignore[attr-defined]
             items.extend(page.items)
             if not page.has_more:
                 break
         return items
 
-    async def all_jobs(self) -> list[Job]:
+    async def all_jobs(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[Job]:
         items: list[Job] = []
         for page_no in range(1, 1001):
+            if pace is not None:
+                await pace()
             page = await self.list_jobs(page_no, 100)  # type: ignore[attr-defined]
             items.extend(page.items)
             if not page.has_more:

@@ -42,8 +42,12 @@ class DashScopeProvider(ProviderBase):
 
     # files
     async def upload_file(self, path: str | Path, *, description: str | None = None,
-                          on_progress: ProgressCallback | None = None) -> RemoteFile:
-        return self.tag(await self.platform.upload_file(path, description=description, on_progress=on_progress))
+                          on_progress: ProgressCallback | None = None, **kwargs: Any) -> RemoteFile:
+        return self.tag(await self.platform.upload_file(path, description=description, on_progress=on_progress,
+                                                        **kwargs))
+
+    async def all_files(self, **kwargs: Any) -> list[RemoteFile]:
+        return [self.tag(f) for f in await self.platform.all_files(**kwargs)]
 
     async def list_files(self, page_no: int = 1, page_size: int = 100) -> Page[RemoteFile]:
         return self.tag_page(await self.platform.list_files(page_no, page_size))
@@ -58,8 +62,19 @@ class DashScopeProvider(ProviderBase):
     def request_body(self, request: JobRequest) -> dict:
         return request.body()
 
-    async def create_job(self, request: JobRequest) -> Job:
-        return self.tag(await self.platform.create_job(request))
+    async def create_job(self, request: JobRequest, **kwargs: Any) -> Job:
+        return self.tag(await self.platform.create_job(request, **kwargs))
+
+    async def all_jobs(self, **kwargs: Any) -> list[Job]:
+        return [self.tag(j) for j in await self.platform.all_jobs(**kwargs)]
+
+    async def find_job(self, body: dict, before: set[str]) -> Job | None:
+        found = await self.platform.find_job(body, before)
+        return self.tag(found) if found is not None else None
+
+    async def find_upload(self, name: str, size: int, before: set[str]) -> RemoteFile | None:
+        found = await self.platform.find_upload(name, size, before)
+        return self.tag(found) if found is not None else None
 
     async def get_job(self, job_id: str) -> Job:
         return self.tag(await self.platform.get_job(job_id))
@@ -91,8 +106,8 @@ class DashScopeProvider(ProviderBase):
     def servable_model(self, job: Job) -> str | None:
         return None
 
-    async def all_deployments(self) -> list[Deployment]:
-        return [self.tag(d) for d in await self.platform.all_deployments()]
+    async def all_deployments(self, **kwargs: Any) -> list[Deployment]:
+        return [self.tag(d) for d in await self.platform.all_deployments(**kwargs)]
 
     async def create_deployment(self, model_name: str, capacity: int = 1, **kwargs: Any) -> Deployment:
         return self.tag(await self.platform.create_deployment(model_name, capacity, **kwargs))

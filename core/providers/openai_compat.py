@@ -144,11 +144,22 @@ class OpenAIProvider(ProviderBase):
                                    size=d.get("bytes"), purpose=d.get("purpose"),
                                    created_at=_time(d.get("created_at")), raw=d))
 
+    async def file_snapshot(self) -> set[str]:
+        """Ids on the first page of files (newest first): a file an upload makes is on it and not in this set."""
+        return {f.file_id for f in (await self.list_files(1, 100)).items}
+
+    async def find_upload(self, name: str, size: int, before: set[str]) -> RemoteFile | None:
+        for f in (await self.list_files(1, 100)).items:
+            if f.name == safe_text(name, 300) and f.size == size and f.file_id not in before:
+                return f
+        return None
+
     async def upload_file(self, path: str | Path, *, description: str | None = None,
-                          on_progress: ProgressCallback | None = None) -> RemoteFile:
+                          on_progress: ProgressCallback | None = None, before: set[str] | None = None) -> RemoteFile:
         path = Path(path)
         size = path.stat().st_size
-        before = {f.file_id for f in (await self.list_files(1, 100)).items}
+        if before is None:
+            before = await self.file_snapshot()
 
         async def send() -> RemoteFile:
             with open(path, "rb") as raw:
@@ -157,13 +168,7 @@ class OpenAIProvider(ProviderBase):
                                                       timeout=max(600.0, size / 100_000))
             return self._file(obj)
 
-        async def find() -> RemoteFile | None:
-            for f in (await self.list_files(1, 100)).items:
-                if f.name == path.name and f.size == size and f.file_id not in before:
-                    return f
-            return None
-
-        return await self._create("upload", send, find)
+        return await self._create("upload", send, lambda: self.find_upload(path.name, size, before))
 
     async def list_files(self, page_no: int = 1, page_size: int = 100) -> Page[RemoteFile]:
         after = await self._cursor(self._file_cursors, page_no, page_size, self.list_files)
@@ -228,37 +233,46 @@ class OpenAIProvider(ProviderBase):
             code=str(error["code"]) if error.get("code") else None,
             message=safe_text(error.get("message") or "", 2000) or None, raw=d))
 
-    async def create_job(self, request: JobRequest) -> Job:
+    async def job_snapshot(self, request: JobRequest) -> set[str]:
+        """Jobs that were there before a create. Our metadata tag is unique, so none are needed; a service
+        that drops metadata is matched by what it keeps (model, file, suffix) among jobs new since."""
+        request.ensure_name()
+        return set() if self.metadata else {j.job_id for j in (await self.list_jobs(1, 100)).items}
+
+    async def find_job(self, body: dict, before: set[str]) -> Job | None:
+        """The job a create made: ``body`` in this provider's shape or the DashScope shape the store keeps."""
+        tag = body.get("job_name") or (body.get("metadata") or {}).get(TAG)
+        files = body.get("training_file_ids") or [body.get("training_file")]
+        suffix = body.get("model_name") or body.get("suffix") or None
+        for page_no in range(1, 4):
+            page = await self.list_jobs(page_no, 100)
+            for job in page.items:
+                if job.job_id in before:
+                    continue
+                seen = (job.raw.get("metadata") or {}).get(TAG)
+                if seen is not None:
+                    if seen == tag:
+                        return job
+                    continue
+                if (job.model == body.get("model") and job.training_file_ids == list(files[:1])
+                        and (job.raw.get("suffix") or None) == suffix):
+                    return job
+            if not page.has_more:
+                break
+        return None
+
+    async def create_job(self, request: JobRequest, *, before: set[str] | None = None) -> Job:
+        if before is None:
+            before = await self.job_snapshot(request)
         request.ensure_name()
         body = self.request_body(request)
         extra = {k: body[k] for k in ("method", "hyperparameters") if k in body}
         plain = {k: v for k, v in body.items() if k not in extra}
-        # Our metadata tag is unique. A service that drops metadata is matched by what it keeps (model,
-        # file, suffix) among the jobs that were not there before the attempt.
-        before = set() if self.metadata else {j.job_id for j in (await self.list_jobs(1, 100)).items}
 
         async def send() -> Job:
             return self._job(await self._client.fine_tuning.jobs.create(**plain, extra_body=extra or None))
 
-        async def find() -> Job | None:
-            for page_no in range(1, 4):
-                page = await self.list_jobs(page_no, 100)
-                for job in page.items:
-                    if job.job_id in before:
-                        continue
-                    tag = (job.raw.get("metadata") or {}).get(TAG)
-                    if tag is not None:
-                        if tag == request.job_name:
-                            return job
-                        continue
-                    if (job.model == body["model"] and job.training_file_ids == [body["training_file"]]
-                            and (job.raw.get("suffix") or None) == body.get("suffix")):
-                        return job
-                if not page.has_more:
-                    break
-            return None
-
-        return await self._create("create fine-tune", send, find)
+        return await self._create("create fine-tune", send, lambda: self.find_job(body, before))
 
     async def get_job(self, job_id: str) -> Job:
         return self._job(await self._read("get job", lambda: self._client.fine_tuning.jobs.retrieve(job_id)))
