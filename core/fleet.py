@@ -479,7 +479,20 @@ class FleetService(Service):
             member.scheduler.watch(job.job_id)
         return job
 
-    async def job_rows(self) -> list[JobRow]:
+    async def reconcile_intents(self) -> list[str]:
+        """Creates a crash left open, settled on every profile (where the service keeps intents)."""
+        messages: list[str] = []
+        for member in self.fleet.members.values():
+            settle = getattr(member.service, "reconcile_intents", None)
+            if settle is not None:
+                try:
+                    messages += [f"{member.profile.label}: {m}" for m in await settle()]
+                except PlatformError:
+                    continue  # the next identical create settles them first anyway
+        return messages
+
+    async def job_rows(self, *, pace=None) -> list[JobRow]:
+        """Every profile's jobs (``pace`` is ignored: each provider spends its own budget)."""
         rows: list[JobRow] = []
         for name, member in self.fleet.members.items():
             view = self.routing.views[name]

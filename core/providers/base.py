@@ -173,8 +173,11 @@ class ProviderBase:
         """The model id that answers chat for a finished job without any deployment step, if there is one."""
         return None
 
-    async def all_deployments(self) -> list[Deployment]:
+    async def all_deployments(self, **kwargs: Any) -> list[Deployment]:
         return []
+
+    async def deployment_snapshot(self) -> set[str]:
+        raise self._unsupported("deployments (tuned models are served directly)")
 
     async def create_deployment(self, model_name: str, capacity: int = 1, **kwargs: Any) -> Deployment:
         raise self._unsupported("deployments (tuned models are served directly)")
