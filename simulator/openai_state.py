@@ -12,7 +12,6 @@ import json
 import math
 import random
 import threading
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 

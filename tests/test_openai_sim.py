@@ -15,7 +15,6 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from bailian_tui.simulator import SimClock
 from bailian_tui.simulator.openai_contract import OpenAISimConfig
 from bailian_tui.simulator.openai_server import OpenAISimServer
 from bailian_tui.simulator.openai_state import OpenAIState
