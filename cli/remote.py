@@ -47,6 +47,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          "  bailian-tui jobs list --json | jq -r '.[] | select(.status==\"FAILED\") | .job_id'")
     p.add_argument("--status", type=str.upper, default=None, help="only jobs in this status (RUNNING, FAILED…)")
     p.add_argument("--model", default=None, help="only jobs of this base model")
+    p.add_argument("--all-profiles", action="store_true",
+                   help="every profile's jobs in one list (ids of non-default profiles read profile:id)")
     p = command(jobs, "get", "one job: status, model, hyper-parameters, fine-tuned model", _jobs_get,
                 examples="  bailian-tui jobs get ft-… --metrics --json | jq .metrics.loss")
     p.add_argument("job_id")
@@ -325,9 +327,11 @@ def _files_delete(ctx: Context) -> int:
 # -- jobs -----------------------------------------------------------------------------------------------
 
 def _jobs_list(ctx: Context) -> int:
+    a = ctx.args
+    if getattr(a, "all_profiles", False):
+        return _jobs_list_all(ctx)
     service = ctx.service()
     rows = _run(_closing(service.platform, service.job_rows()))
-    a = ctx.args
     rows = [r for r in rows if (not a.status or r.job.status.value == a.status)
             and (not a.model or a.model in (r.job.model, r.job.base_model))]
     if ctx.out.json:
@@ -339,6 +343,41 @@ def _jobs_list(ctx: Context) -> int:
                   [[r.job.job_id, r.job.status.value, r.job.model, r.job.training_type, _when(r.job.created_at),
                     r.job.finetuned_output or "", Path(r.dataset).name if r.dataset else ""] for r in rows])
     return EXIT_OK
+
+
+def _jobs_list_all(ctx: Context) -> int:
+    """Jobs of every profile, newest first, with the provider each runs on; a failing provider is reported
+    (exit 1) while the others are still listed."""
+    from bailian_tui.core.fleet import Fleet
+
+    a = ctx.args
+    settings = ctx.remote_settings()
+    fleet = Fleet(settings)
+
+    async def go():
+        try:
+            return await fleet.job_rows()
+        finally:
+            await fleet.aclose()
+
+    listed = _run(go())
+    rows = [r for r in listed.rows if (not a.status or r.job.status.value == a.status)
+            and (not a.model or a.model in (r.job.model, r.job.base_model))]
+
+    def key(job) -> str:
+        return job.job_id if job.provider == fleet.default else job.key
+
+    if ctx.out.json:
+        ctx.out.emit([{**_job_dict(r.job, r.dataset), "provider": r.job.provider, "key": key(r.job)} for r in rows])
+    else:
+        ctx.out.table([Column("job id", key=True), Column("provider", min=6), Column("status", status=True, min=9),
+                       Column("model", drop=5, min=8), Column("type", drop=3, min=13),
+                       Column("created", drop=2, min=16), Column("fine-tuned model", key=True)],
+                      [[key(r.job), r.job.provider, r.job.status.value, r.job.model, r.job.training_type,
+                        _when(r.job.created_at), r.job.finetuned_output or ""] for r in rows])
+    for name, error in listed.errors.items():
+        ctx.out.warn(f"profile {name}: {error}")
+    return EXIT_FAILED if listed.errors else EXIT_OK
 
 
 async def _all_logs(platform, job_id: str):
