@@ -115,6 +115,16 @@ class BailianApp(App):
         self._core_ready.set()
         self._run_scheduler()
 
+    def several_profiles(self) -> bool:
+        """More than one provider profile: lists grow a provider column (read from the config, no network)."""
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import profiles
+
+        try:
+            return len(profiles(self.settings)) > 1
+        except ConfigError:
+            return False
+
     def profile_label(self, object_id: str) -> str:
         """The badge of the profile an id belongs to (empty with a single profile)."""
         fleet = getattr(self, "fleet", None)

@@ -30,6 +30,7 @@ class DeploymentsScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.deployments: dict[str, object] = {}
+        self.several = False  # more than one profile: a provider column
         self._timer = None
 
     def compose_body(self) -> ComposeResult:
@@ -37,9 +38,12 @@ class DeploymentsScreen(BaseScreen):
         yield Static("", id="dep-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#deployments", DataTable).add_columns(
-            "deployed model", "base model", "status", "capacity", "ready", "plan", "charge", "created", "updated",
-            "provider")
+        columns = ["deployed model", "base model", "status", "capacity", "ready", "plan", "charge", "created",
+                   "updated"]
+        self.several = self.app.several_profiles()
+        if self.several:
+            columns.append("provider")
+        self.query_one("#deployments", DataTable).add_columns(*columns)
         self._refresh()
 
     @work(exclusive=True, group="deployments", exit_on_error=False)
@@ -68,10 +72,12 @@ class DeploymentsScreen(BaseScreen):
         self.deployments = {d.deployed_model: d for d in message.deployments}
         table.clear()
         for d in message.deployments:
-            table.add_row(d.deployed_model, d.base_model or "", fmt.status_text(d.status.value), str(d.capacity),
-                          str(d.ready_capacity) if d.ready_capacity is not None else "-", d.plan or "-",
-                          d.charge_type or "", fmt.ago(d.created_at), fmt.ago(d.updated_at),
-                          self.app.profile_label(f"{d.provider}:x") if d.provider else "", key=d.deployed_model)
+            cells = [d.deployed_model, d.base_model or "", fmt.status_text(d.status.value), str(d.capacity),
+                     str(d.ready_capacity) if d.ready_capacity is not None else "-", d.plan or "-",
+                     d.charge_type or "", fmt.ago(d.created_at), fmt.ago(d.updated_at)]
+            if self.several:
+                cells.append(self.app.profile_label(f"{d.provider}:x") if d.provider else "")
+            table.add_row(*cells, key=d.deployed_model)
         if current is not None and current.deployed_model in self.deployments:
             table.move_cursor(row=table.get_row_index(current.deployed_model))
         if not message.deployments:

@@ -30,6 +30,7 @@ class FilesScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.files: dict[str, object] = {}
+        self.several = False  # more than one profile: a provider column
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="files-summary"):
@@ -38,7 +39,11 @@ class FilesScreen(BaseScreen):
         yield Static("", id="files-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#files", DataTable).add_columns("name", "size", "file_id", "purpose", "uploaded", "provider")
+        columns = ["name", "size", "file_id", "purpose", "uploaded"]
+        self.several = self.app.several_profiles()
+        if self.several:
+            columns.append("provider")  # files of every profile: where each one lives
+        self.query_one("#files", DataTable).add_columns(*columns)
         self._refresh_files()
 
     @work(exclusive=True, group="files", exit_on_error=False)
@@ -60,8 +65,10 @@ class FilesScreen(BaseScreen):
         table = self.query_one("#files", DataTable)
         table.clear()
         for f in message.files:
-            table.add_row(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at),
-                          self.app.profile_label(f.file_id), key=f.file_id)
+            cells = [f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at)]
+            if self.several:
+                cells.append(self.app.profile_label(f.file_id))
+            table.add_row(*cells, key=f.file_id)
 
     @on(DataTable.RowHighlighted, "#files")
     def _detail(self, event: DataTable.RowHighlighted) -> None:

@@ -68,7 +68,7 @@ class JobsScreen(BaseScreen):
         except ConfigError:
             self.badges = {}
         columns = list(COLUMNS)
-        if len(self.badges) > 1:
+        if self.app.several_profiles():
             columns.insert(columns.index("loss") + 1, "provider")
         self.columns = columns
         self.query_one("#jobs", DataTable).add_columns(*columns)
