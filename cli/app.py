@@ -49,6 +49,7 @@ class Context:
     out: Output
     _settings: Any = None
     _demo: Any = None
+    _service: Any = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -59,13 +60,7 @@ class Context:
 
     def remote_settings(self):
         """Settings for a command that talks to a provider: the demo simulators or a real key, checked first."""
-        settings = self.settings
-        if self.args.demo and self._demo is None:
-            from bailian_tui.simulator.demo import point_at_demo, start_demo
-
-            self._demo = start_demo(speed=float(getattr(self.args, "demo_speed", 1.0) or 1.0))
-            self._closers.append(self._demo.stop)
-            point_at_demo(settings, self._demo)
+        settings = self._with_demo()
         profile = self.profile()
         if not profile.has_key:
             where = f"${profile.key_env}" if profile.key_env else "its key"
@@ -74,13 +69,24 @@ class Context:
                              "or add --demo to try this on the built-in simulator")
         return settings
 
+    def _with_demo(self):
+        """The settings, pointed at the demo simulators (and their two profiles) under --demo."""
+        settings = self.settings
+        if self.args.demo and self._demo is None:
+            from bailian_tui.simulator.demo import point_at_demo, start_demo
+
+            self._demo = start_demo(speed=float(getattr(self.args, "demo_speed", 1.0) or 1.0))
+            self._closers.append(self._demo.stop)
+            point_at_demo(settings, self._demo)
+        return settings
+
     def profile(self):
         """The profile ``--profile NAME`` names, else the config's default one (core.profiles)."""
         from bailian_tui.core import profiles
         from bailian_tui.core.config import ConfigError
 
         try:
-            return profiles.pick(self.settings, getattr(self.args, "profile", None) or None)
+            return profiles.pick(self._with_demo(), getattr(self.args, "profile", None) or None)
         except ConfigError as err:
             raise UsageError(str(err)) from None
 
@@ -95,10 +101,12 @@ class Context:
         from bailian_tui.core.service import Service
         from bailian_tui.core.store import Store
 
-        settings = self.remote_settings()
-        profile = self.profile()
-        store = Store(settings.state_dir / "state.db", endpoint=profile.base_url or "default")
-        return Service(self.platform(), store)
+        if self._service is None:
+            settings = self.remote_settings()
+            profile = self.profile()
+            store = Store(settings.state_dir / "state.db", endpoint=profile.base_url or "default")
+            self._service = Service(self.platform(), store)
+        return self._service
 
     def close(self) -> None:
         while self._closers:

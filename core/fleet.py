@@ -467,17 +467,21 @@ class FleetService(Service):
             result = replace(result, file=self.routing.views[member.name]._file(result.file))
         return result
 
-    async def create_job(self, request, dataset: str | None = None, *, profile: str | None = None):
+    async def create_job_outcome(self, request, dataset: str | None = None, *, profile: str | None = None):
+        """Create on a profile (the default one unless named), through that profile's own service: its
+        intents, its reconciliation, its store; the job comes back with the id the screens use."""
+        from dataclasses import replace
+
         member = self.fleet.member(profile)
         view = self.routing.views[member.name]
         bare = view._bare(request) if isinstance(view, QualifiedProvider) else request
-        job = await member.service.create_job(bare, dataset)
-        if isinstance(view, QualifiedProvider):
-            job = view._job(job)
-            member.scheduler.watch(job.job_id)
-        else:
-            member.scheduler.watch(job.job_id)
-        return job
+        created = await member.service.create_job_outcome(bare, dataset)
+        job = view._job(created.item) if isinstance(view, QualifiedProvider) else created.item
+        member.scheduler.watch(job.job_id)
+        return replace(created, item=job)
+
+    async def create_job(self, request, dataset: str | None = None, *, profile: str | None = None):
+        return (await self.create_job_outcome(request, dataset, profile=profile)).item
 
     async def reconcile_intents(self) -> list[str]:
         """Creates a crash left open, settled on every profile (where the service keeps intents)."""

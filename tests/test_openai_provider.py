@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.errors import OutcomeUnknown, PlatformError
 from bailian_tui.core.monitor import LogTail
 from bailian_tui.core.platform import JobRequest, RetryPolicy
 from bailian_tui.core.providers.base import Provider, ProviderInfo, safe_text
@@ -118,14 +118,18 @@ async def test_dropped_connection_during_create_leaves_exactly_one_job(oa_sim, p
     assert list(oa_sim.state.jobs) == [job.job_id] and provider.stats.reconciled == 1
 
 
-async def test_many_drops_still_one_job_each(oa_sim, provider, tmp_path):
+async def test_many_drops_never_a_duplicate(oa_sim, provider, tmp_path):
     remote = await provider.upload_file(openai_chat(tmp_path / "t.jsonl"))
     oa_sim.state.config.drop_after_write = 1
     oa_sim.state.config.drop_rate = 0.3
-    for _ in range(3):
-        await provider.create_job(request(remote.file_id))
+    made, unknown = set(), 0
+    for _ in range(6):
+        try:
+            made.add((await provider.create_job(request(remote.file_id))).job_id)
+        except OutcomeUnknown:
+            unknown += 1  # dropped before the server acted: nothing to find, and nothing re-sent
     oa_sim.state.config.drop_rate = 0.0
-    assert len(oa_sim.state.jobs) == 3
+    assert set(oa_sim.state.jobs) == made and len(made) + unknown == 6
 
 
 async def test_a_service_that_drops_metadata_is_reconciled_by_what_it_keeps(oa_sim, tmp_path):
@@ -140,16 +144,30 @@ async def test_a_service_that_drops_metadata_is_reconciled_by_what_it_keeps(oa_s
     await p.aclose()
 
 
-async def test_500_with_nothing_created_is_retried_once_proven(oa_sim, tmp_path):
+async def test_500_on_create_is_never_resent_and_ends_unknown(oa_sim, tmp_path):
     p = make(oa_sim, attempts=1)
     remote = await p.upload_file(openai_chat(tmp_path / "t.jsonl"))
     oa_sim.state.config.rate_500 = 1.0
     before = oa_sim.state.requests
-    with pytest.raises(PlatformError) as err:
+    with pytest.raises(OutcomeUnknown) as err:
         await p.create_job(JobRequest(model="qwen3-8b", training_file_ids=[remote.file_id], training_type="supervised"))
-    assert err.value.status == 500 and oa_sim.state.jobs == {}
-    # one POST (the SDK's own retries are off), then one list to look for what it may have made
-    assert oa_sim.state.requests - before == 2
+    assert "bt_request=bt-" in err.value.human() and p.stats.unknown == 1
+    oa_sim.state.config.rate_500 = 0.0
+    assert oa_sim.state.jobs == {}
+    # one POST (the SDK's own retries are off, ours never re-send it), then only lists looking for the job
+    assert oa_sim.state.requests - before == p.stats.requests - 2  # the upload took two before
+    assert p.stats.retries == 0
+    await p.aclose()
+
+
+async def test_a_refused_connection_is_retried_as_nothing_was_sent(tmp_path):
+    from tests.cli_helpers import free_port
+
+    p = OpenAIProvider(INFO, api_key=TEST_KEY, base_url=f"http://127.0.0.1:{free_port()}/v1", timeout=5,
+                       retry=RetryPolicy(attempts=5), sleep=no_sleep)
+    with pytest.raises(PlatformError) as err:
+        await p.create_job(JobRequest(model="qwen3-8b", training_file_ids=["file-x"], training_type="supervised"))
+    assert err.value.not_sent and "cannot reach" in err.value.human() and p.stats.unknown == 0
     await p.aclose()
 
 
@@ -195,8 +213,22 @@ async def test_paging_walks_cursors(oa_sim, provider, tmp_path):
 
 
 def test_server_text_is_made_safe_to_show():
-    assert safe_text("ok\x1b[2J\x07 done\r\nnext") == "ok[2J done\nnext"
-    assert len(safe_text("x" * 5000, 100)) == 100
+    from bailian_tui.core.safetext import is_safe
+
+    assert is_safe(safe_text("ok\x1b[2J\x07 done\r\nnext")) and "␛[2J" in safe_text("ok\x1b[2J")
+    assert len(safe_text("x" * 5000, 100)) < 200
+
+
+async def test_hostile_event_messages_and_errors_are_inert(oa_sim, provider, clock, tmp_path):
+    from bailian_tui.core.safetext import is_safe
+
+    remote = await provider.upload_file(openai_chat(tmp_path / "t.jsonl"))
+    job = await provider.create_job(request(remote.file_id, job_name="bt-\x1b]52;c;ZXZpbA==\x07"))
+    oa_sim.state.jobs[job.job_id].events[0].message = "evil \x1b[2J\x1b]0;title\x07 text"
+    page = await provider.job_logs(job.job_id)
+    assert all(is_safe(line) for line in page.lines) and "␛[2J" in page.lines[0]
+    listed = await provider.get_job(job.job_id)
+    assert is_safe(listed.job_name) and is_safe(str(listed.raw))
 
 
 async def test_pause_and_resume_where_offered(oa_sim, provider, clock, tmp_path):

@@ -222,17 +222,12 @@ class ProviderError(PlatformError):
         return f"{text} — {hint}" if hint else text
 
 
-_UNSAFE = {c: None for c in range(32) if c not in (9, 10)} | {127: None} | {c: None for c in range(0x80, 0xA0)}
-
-
 def safe_text(value: Any, limit: int = 1000) -> str:
-    """Server-supplied text made safe to show: no control or escape characters, bounded length.
+    """Server-supplied text made safe to show — the one boundary of core.safetext: controls made visible
+    (ESC → ␛), known keys masked, bounded length. Kept here for providers built on this module."""
+    from bailian_tui.core.safetext import clean
 
-    A server (or a man in the middle of a misconfigured proxy) must not be able to move the cursor, clear
-    the screen or recolour the terminal through a job name, an error or an event message.
-    """
-    text = str(value if value is not None else "").translate(_UNSAFE)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clean(value if value is not None else "", cap=limit)
 
 
 class ChatRouter:

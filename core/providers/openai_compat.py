@@ -2,11 +2,13 @@
 
 Built on the official ``openai`` SDK (``AsyncOpenAI(base_url=…)``) with its retry loop OFF
 (``max_retries=0``): like the DashScope facade, this module retries reads itself (408/429/5xx, lost
-connections, Retry-After honoured) and never blindly repeats a billed create. Each job we create carries
-``metadata["bt_request"]`` (a unique name, also in the store's intent); after an ambiguous failure the
-jobs listed newest-first are searched for that tag (or, on a service that drops metadata, for the same
-model + training file + suffix among jobs that were not there before) and a found job is returned
-instead of creating a second one.
+connections, Retry-After honoured) and never repeats a billed create after an ambiguity. Each job we
+create carries ``metadata["bt_request"]`` (a unique name, also in the store's intent); after a timeout, a
+dropped connection or a 5xx the jobs listed newest-first are searched for that tag (or, on a service that
+drops metadata, for the same model + training file + suffix among jobs that were not there before) over
+the same reconciliation window as DashScope's (``Platform.reconcile``): found, it is returned; not found,
+the outcome is :class:`core.errors.OutcomeUnknown` — never a second POST. A create refused up front (4xx,
+429, or a connection that never opened) is retried as a read is.
 
 The job's events (newest first on the wire) are followed incrementally — the first page is read until
 the newest event already seen — and kept oldest-first as log lines: message events as
@@ -26,9 +28,11 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from bailian_tui.core.errors import PlatformError
-from bailian_tui.core.platform import CallStats, JobRequest, RetryPolicy, new_job_name
+from bailian_tui.core.platform import CallStats, JobRequest, Platform, RetryPolicy, new_job_name
+from bailian_tui.core.records import _clean_tree
+from bailian_tui.core.safetext import clean
 from bailian_tui.core.providers.base import (Capabilities, ProgressCallback, ProviderBase, ProviderError,
-                                             ProviderInfo, safe_text)
+                                             ProviderInfo)
 from bailian_tui.core.records import ChatReply, Checkpoint, Job, JobStatus, LogPage, Page, RemoteFile
 
 TAG = "bt_request"  # metadata key that names the create request a job came from
@@ -85,16 +89,20 @@ class OpenAIProvider(ProviderBase):
             message = body.get("message") or getattr(exc, "message", None) or f"HTTP {exc.status_code}"
             if body.get("param"):
                 message = f"{message} (param {body['param']})"
-            err = ProviderError(safe_text(message), status=exc.status_code, code=body.get("code") or body.get("type"),
+            err = ProviderError(clean_text(message), status=exc.status_code, code=body.get("code") or body.get("type"),
                                 request_id=exc.request_id, operation=op, provider=self.info.label,
                                 hint=hint if exc.status_code == 401 else None)
             err.retry_after = _retry_after(exc.response.headers)  # type: ignore[attr-defined]
             return err
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__.__class__.__name__ if exc.__cause__ else exc.__class__.__name__
+            if cause in ("ConnectError", "ConnectTimeout"):  # refused or unreachable: nothing was sent
+                return ProviderError(f"cannot reach {self.base_url} ({cause})", operation=op,
+                                     provider=self.info.label, not_sent=True,
+                                     hint="check the profile's base_url and the network or proxy")
             return ProviderError(f"no response from {self.info.label} ({cause})", operation=op,
                                  provider=self.info.label)
-        return ProviderError(safe_text(str(exc)), operation=op, provider=self.info.label)
+        return ProviderError(clean_text(str(exc)), operation=op, provider=self.info.label)
 
     async def _once(self, op: str, call: Callable[[], Awaitable[Any]]) -> Any:
         import openai
@@ -118,31 +126,35 @@ class OpenAIProvider(ProviderBase):
         raise AssertionError("unreachable")
 
     async def _create(self, op: str, send: Callable[[], Awaitable[Any]],
-                      find: Callable[[], Awaitable[Any | None]]) -> Any:
-        """A billed create: retried only when refused up front, or after proving the attempt made nothing."""
+                      find: Callable[[], Awaitable[Any | None]], check: str) -> Any:
+        """A billed create: re-sent only after a refusal that proves nothing happened, never after an
+        ambiguity — then looked for over the reconciliation window, else the outcome is unknown."""
         attempts = max(self.retry.attempts, 1)
         for attempt in range(attempts):
             try:
                 return await self._once(op, send)
             except PlatformError as err:
                 if err.ambiguous:
-                    found = await find()  # a read, retried on its own; if it fails the outcome is unknown
-                    if found is not None:
-                        self.stats.reconciled += 1
-                        return found
-                if attempt == attempts - 1 or not err.retryable:
+                    return await self.reconcile(op, find, check, first=err)
+                last = attempt == attempts - 1 or (err.not_sent and attempt + 1 >= self.retry.unreachable_attempts)
+                if not err.retryable or last:
                     raise
                 self.stats.retries += 1
                 await self._sleep(self.retry.delay(attempt, getattr(err, "retry_after", None)))
         raise AssertionError("unreachable")
 
+    async def reconcile(self, op: str, find: Callable[[], Awaitable[Any | None]], check: str,
+                        first: PlatformError | None = None, window: float | None = None) -> Any:
+        """The DashScope facade's reconciliation, the same rule and window for this provider (one code)."""
+        return await Platform.reconcile(self, op, find, check, first=first, window=window)  # type: ignore[arg-type]
+
     # -- files -----------------------------------------------------------------------------------------
 
     def _file(self, obj: Any) -> RemoteFile:
         d = obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
-        return self.tag(RemoteFile(file_id=str(d.get("id") or ""), name=safe_text(d.get("filename") or "", 300),
+        return self.tag(RemoteFile(file_id=str(d.get("id") or ""), name=clean_text(d.get("filename") or "", 300),
                                    size=d.get("bytes"), purpose=d.get("purpose"),
-                                   created_at=_time(d.get("created_at")), raw=d))
+                                   created_at=_time(d.get("created_at")), raw=_clean_tree(d)))
 
     async def file_snapshot(self) -> set[str]:
         """Ids on the first page of files (newest first): a file an upload makes is on it and not in this set."""
@@ -150,7 +162,7 @@ class OpenAIProvider(ProviderBase):
 
     async def find_upload(self, name: str, size: int, before: set[str]) -> RemoteFile | None:
         for f in (await self.list_files(1, 100)).items:
-            if f.name == safe_text(name, 300) and f.size == size and f.file_id not in before:
+            if f.name == clean_text(name, 300) and f.size == size and f.file_id not in before:
                 return f
         return None
 
@@ -168,7 +180,8 @@ class OpenAIProvider(ProviderBase):
                                                       timeout=max(600.0, size / 100_000))
             return self._file(obj)
 
-        return await self._create("upload", send, lambda: self.find_upload(path.name, size, before))
+        return await self._create("upload", send, lambda: self.find_upload(path.name, size, before),
+                                  check=f"look in Files of {self.info.label} for '{clean(path.name)}' ({size} bytes)")
 
     async def list_files(self, page_no: int = 1, page_size: int = 100) -> Page[RemoteFile]:
         after = await self._cursor(self._file_cursors, page_no, page_size, self.list_files)
@@ -224,14 +237,14 @@ class OpenAIProvider(ProviderBase):
         metadata = d.get("metadata") or {}
         return self.tag(Job(
             job_id=str(d.get("id") or ""), status=JobStatus.parse(d.get("status")), model=str(d.get("model") or ""),
-            job_name=safe_text(metadata.get(TAG) or d.get("suffix") or "", 200), base_model=d.get("model"),
+            job_name=clean_text(metadata.get(TAG) or d.get("suffix") or "", 200), base_model=d.get("model"),
             training_type=kind, training_file_ids=[d["training_file"]] if d.get("training_file") else [],
             validation_file_ids=[d["validation_file"]] if d.get("validation_file") else [],
             hyper_parameters={k: v for k, v in dict(hp).items() if v is not None},
             finetuned_output=d.get("fine_tuned_model") or None, created_at=_time(d.get("created_at")),
             ended_at=_time(d.get("finished_at")), usage=d.get("trained_tokens"),
             code=str(error["code"]) if error.get("code") else None,
-            message=safe_text(error.get("message") or "", 2000) or None, raw=d))
+            message=clean_text(error.get("message") or "", 2000) or None, raw=_clean_tree(d)))
 
     async def job_snapshot(self, request: JobRequest) -> set[str]:
         """Jobs that were there before a create. Our metadata tag is unique, so none are needed; a service
@@ -272,7 +285,9 @@ class OpenAIProvider(ProviderBase):
         async def send() -> Job:
             return self._job(await self._client.fine_tuning.jobs.create(**plain, extra_body=extra or None))
 
-        return await self._create("create fine-tune", send, lambda: self.find_job(body, before))
+        return await self._create("create fine-tune", send, lambda: self.find_job(body, before),
+                                  check=f"look in Jobs of {self.info.label} for the job with metadata "
+                                        f"{TAG}={clean(request.job_name or '')}")
 
     async def get_job(self, job_id: str) -> Job:
         return self._job(await self._read("get job", lambda: self._client.fine_tuning.jobs.retrieve(job_id)))
@@ -369,7 +384,7 @@ class OpenAIProvider(ProviderBase):
                                                created_at=_time(d.get("created_at")),
                                                step_number=d.get("step_number"),
                                                metrics={k: v for k, v in (d.get("metrics") or {}).items()
-                                                        if v is not None}, raw=d)))
+                                                        if v is not None}, raw=_clean_tree(d))))
             if not page.has_more or not page.data:
                 break
             after = page.data[-1].id
@@ -404,6 +419,11 @@ class OpenAIProvider(ProviderBase):
                         yield choice.delta.content
         except (openai.APIError, OSError) as exc:
             raise self._error(exc, "chat") from None
+
+
+def clean_text(value: Any, limit: int = 2000) -> str:
+    """Server text made inert (core.safetext.clean: controls shown, keys masked, bounded)."""
+    return clean(value if value is not None else "", cap=limit)
 
 
 def build_body(request: JobRequest, *, form: str = "method", metadata: bool = True, label: str = "the service") -> dict:
@@ -441,7 +461,7 @@ def render_event(d: dict) -> str:
     when = _time(d.get("created_at"))
     stamp = when.strftime("%Y-%m-%d %H:%M:%S") if when else "0000-00-00 00:00:00"
     level = {"warn": "WARNING", "warning": "WARNING", "error": "ERROR"}.get(str(d.get("level")).lower(), "INFO")
-    return f"{stamp} - {level} - {safe_text(d.get('message') or '', 2000)}"
+    return f"{stamp} - {level} - {clean_text(d.get('message') or '', 2000)}"
 
 
 def _time(value: Any) -> datetime | None:

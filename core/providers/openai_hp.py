@@ -107,6 +107,20 @@ def coerce(name: str, raw: Any) -> Any:
     return float(raw)
 
 
+def prepare(raw: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Typed values from what a person wrote (form text, --set, YAML); an empty value is not sent."""
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name, value in raw.items():
+        if isinstance(value, str) and not value.strip():
+            continue
+        try:
+            values[name] = coerce(name, value)
+        except ValueError as err:
+            problems.append(Problem(name, str(err)))
+    return values, problems
+
+
 def check(hp: dict[str, Any], *, allowed: tuple[str, ...], samples: int | None = None,
           method: str = "supervised") -> list[Problem]:
     """Problems with a request to an OpenAI-compatible profile: names it may not send (blocking), values
