@@ -239,6 +239,8 @@ def _dispatch(argv: list[str]) -> int:
     from bailian_tui.core.errors import PlatformError
 
     try:
+        if getattr(args, "profile", None):
+            ctx.profile()  # an unknown profile is a usage error whatever the command
         return args.func(ctx)
     except UsageError as err:
         _report(out, str(err))

@@ -106,6 +106,9 @@ class DashScopeProvider(ProviderBase):
     def servable_model(self, job: Job) -> str | None:
         return None
 
+    async def deployment_snapshot(self) -> set[str]:
+        return await self.platform.deployment_snapshot()
+
     async def all_deployments(self, **kwargs: Any) -> list[Deployment]:
         return [self.tag(d) for d in await self.platform.all_deployments(**kwargs)]
 
