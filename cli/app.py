@@ -59,7 +59,18 @@ class Context:
         return self._settings
 
     def remote_settings(self):
-        """Settings for a command that talks to the platform: the demo simulator or a real key, checked first."""
+        """Settings for a command that talks to a provider: the demo simulators or a real key, checked first."""
+        settings = self._with_demo()
+        profile = self.profile()
+        if not profile.has_key:
+            where = f"${profile.key_env}" if profile.key_env else "its key"
+            extra = f" (or dashscope.api_key in {settings.path or default_config()})" if profile.implicit else ""
+            raise UsageError(f"no API key for profile {profile.name}: set {where}{extra}, "
+                             "or add --demo to try this on the built-in simulator")
+        return settings
+
+    def _with_demo(self):
+        """The settings, pointed at the demo simulators (and their two profiles) under --demo."""
         settings = self.settings
         if self.args.demo and self._demo is None:
             from bailian_tui.simulator.demo import point_at_demo, start_demo
@@ -67,26 +78,34 @@ class Context:
             self._demo = start_demo(speed=float(getattr(self.args, "demo_speed", 1.0) or 1.0))
             self._closers.append(self._demo.stop)
             point_at_demo(settings, self._demo)
-        if not settings.api_key:
-            raise UsageError(
-                "no API key: set DASHSCOPE_API_KEY (or dashscope.api_key in "
-                f"{settings.path or default_config()}), or add --demo to try this on the built-in simulator")
         return settings
 
-    def platform(self):
-        from bailian_tui.core.platform import Platform
+    def profile(self):
+        """The profile ``--profile NAME`` names, else the config's default one (core.profiles)."""
+        from bailian_tui.core import profiles
+        from bailian_tui.core.config import ConfigError
 
-        return Platform.from_settings(self.remote_settings())
+        try:
+            return profiles.pick(self._with_demo(), getattr(self.args, "profile", None) or None)
+        except ConfigError as err:
+            raise UsageError(str(err)) from None
+
+    def platform(self):
+        """The selected profile's provider (DashScope's is a thin adapter over core.platform.Platform)."""
+        from bailian_tui.core.profiles import open_provider
+
+        settings = self.remote_settings()
+        return open_provider(self.profile(), settings)
 
     def service(self):
-        from bailian_tui.core.platform import Platform
         from bailian_tui.core.service import Service
         from bailian_tui.core.store import Store
 
         if self._service is None:
             settings = self.remote_settings()
-            store = Store(settings.state_dir / "state.db", endpoint=settings.base_url or "default")
-            self._service = Service(Platform.from_settings(settings), store)
+            profile = self.profile()
+            store = Store(settings.state_dir / "state.db", endpoint=profile.base_url or "default")
+            self._service = Service(self.platform(), store)
         return self._service
 
     def close(self) -> None:
@@ -100,18 +119,9 @@ def default_config() -> str:
     return str(default_config_path())
 
 
-def check_profile(args: argparse.Namespace) -> None:
-    """``--profile NAME``: provider profiles are not in the config yet, so only the default one exists."""
-    profile = getattr(args, "profile", None)
-    if profile not in (None, "", "default"):
-        raise UsageError(f"unknown profile {profile!r}: only 'default' exists (the settings of the config file "
-                         "and environment); drop --profile")
-
-
 def load_settings(args: argparse.Namespace, out: Output):
     from bailian_tui.core import config as config_mod
 
-    check_profile(args)
     try:
         settings = config_mod.load(args.config)
     except config_mod.ConfigError as err:
@@ -130,7 +140,9 @@ def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     group = parser.add_argument_group("global options")
     group.add_argument("--config", metavar="PATH", default=d(None),
                        help="config file (default: $XDG_CONFIG_HOME/bailian-tui/config.yaml)")
-    group.add_argument("--profile", metavar="NAME", default=d(None), help="provider profile of the config file")
+    group.add_argument("--profile", metavar="NAME", default=d(None),
+                       help="provider profile of the config's providers: list (default: default_profile, else the "
+                            "first; `config show` lists them)")
     group.add_argument("--json", action="store_true", default=d(False), help="machine output (JSON / NDJSON)")
     group.add_argument("-q", "--quiet", action="store_true", default=d(False), help="no progress or notes on stderr")
     group.add_argument("--no-color", action="store_true", default=d(False), help="no colour even on a terminal")
@@ -227,7 +239,8 @@ def _dispatch(argv: list[str]) -> int:
     from bailian_tui.core.errors import OutcomeUnknown, PlatformError
 
     try:
-        check_profile(args)
+        if getattr(args, "profile", None):
+            ctx.profile()  # an unknown profile is a usage error whatever the command
         return args.func(ctx)
     except UsageError as err:
         _report(out, str(err))

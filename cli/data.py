@@ -68,6 +68,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     p.add_argument("--pending-seconds", type=float, default=None,
                    help="how long a new job stays PENDING (0 suits the official CLI's 30 s poll)")
+    p.add_argument("--openai-port", type=int, default=None, metavar="PORT",
+                   help="also serve the OpenAI-compatible fine-tuning API (XPULink-style) on PORT (0: a free one)")
 
 
 def _converter_options(p: argparse.ArgumentParser, converters) -> None:
@@ -241,18 +243,32 @@ def _config(ctx: Context) -> int:
         else:
             ctx.out.line(f"{settings.path or 'no config file'}: ok")
         return EXIT_OK
+    from bailian_tui.core import profiles
+
+    if ctx.args.demo:
+        ctx.remote_settings()  # the demo's two profiles
     rows = []
     for key in config_mod.SCHEMA:
         value = settings.values[key]
         shown = settings.masked_key if key == "dashscope.api_key" and value else value
+        if key == "providers":  # a list of profiles, shown (keys masked) in the table below
+            shown = f"{len(value)} profile(s), see below" if value else "(none: one profile from dashscope.*)"
         rows.append((key, shown, settings.origins.get(key, "default")))
+    try:
+        described = profiles.describe(settings)
+    except config_mod.ConfigError as err:
+        raise UsageError(str(err)) from None
     if ctx.out.json:
         ctx.out.emit({"file": str(settings.path) if settings.path else None,
-                      "settings": {k: {"value": v, "from": o} for k, v, o in rows}})
+                      "settings": {k: {"value": v, "from": o} for k, v, o in rows}, "profiles": described})
     else:
         ctx.out.table([Column("key", key=True), Column("value"), Column("from", drop=1)],
                       [(k, "" if v is None else repr(v) if not isinstance(v, str) or k != "dashscope.api_key" else v, o)
                        for k, v, o in rows])
+        ctx.out.line()
+        ctx.out.table([Column("profile", key=True), Column("kind", min=6), Column("label", drop=2),
+                       Column("base url", drop=3), Column("key", key=True)],
+                      [(d["profile"], d["kind"], d["label"], d["base_url"], d["key"]) for d in described])
     return EXIT_OK
 
 
@@ -274,17 +290,43 @@ def _sim(ctx: Context) -> int:
         server = SimServer(state, port=a.port)
     except OSError as err:
         raise UsageError(f"sim: cannot listen on 127.0.0.1:{a.port}: {err.strerror}; pick another --port") from None
+    openai_server = None
+    if getattr(a, "openai_port", None) is not None:
+        from bailian_tui.simulator.demo import seed_openai
+        from bailian_tui.simulator.openai_server import OpenAISimServer
+        from bailian_tui.simulator.openai_state import OpenAIState
+
+        openai_state = OpenAIState(state.clock, api_key=key)
+        if not a.empty:
+            seed_openai(openai_state)
+        try:
+            openai_server = OpenAISimServer(openai_state, port=a.openai_port).start()
+        except OSError as err:
+            server.stop()
+            raise UsageError(f"sim: cannot listen on 127.0.0.1:{a.openai_port}: {err.strerror}; "
+                             "pick another --openai-port") from None
     if ctx.out.json:
-        ctx.out.emit({"base_url": server.base_url, "api_key": key})
+        ctx.out.emit({"base_url": server.base_url, "api_key": key,
+                      **({"openai_base_url": openai_server.base_url} if openai_server else {})})
     else:
         ctx.out.line("DashScope simulator listening. Point any DashScope client at it with:")
         ctx.out.line(f"  export DASHSCOPE_HTTP_BASE_URL={server.base_url}")
         ctx.out.line(f"  export DASHSCOPE_BASE_URL={server.base_url}")
         ctx.out.line(f"  export DASHSCOPE_API_KEY={key}")
+        if openai_server:
+            ctx.out.line("OpenAI-compatible fine-tuning simulator (XPULink-style) listening. For the openai SDK:")
+            ctx.out.line(f"  export OPENAI_BASE_URL={openai_server.base_url}")
+            ctx.out.line(f"  export OPENAI_API_KEY={key}")
+            ctx.out.line("and as a bailian-tui profile (providers: in the config):")
+            ctx.out.line(f"  - {{name: xpulink, kind: openai, base_url: {openai_server.base_url}, key_env: OPENAI_API_KEY,")
+            ctx.out.line("     hyperparameters_form: hyperparameters, "
+                         "extra_hyperparameters: [learning_rate, lora_r, lora_alpha, lora_dropout]}")
         ctx.out.line("Ctrl+C stops it.")
     sys.stdout.flush()
     try:
         server.serve_forever()
     finally:
+        if openai_server:
+            openai_server.stop()
         server.stop()
     return EXIT_OK

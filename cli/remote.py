@@ -47,6 +47,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          "  bailian-tui jobs list --json | jq -r '.[] | select(.status==\"FAILED\") | .job_id'")
     p.add_argument("--status", type=str.upper, default=None, help="only jobs in this status (RUNNING, FAILED…)")
     p.add_argument("--model", default=None, help="only jobs of this base model")
+    p.add_argument("--all-profiles", action="store_true",
+                   help="every profile's jobs in one list (ids of non-default profiles read profile:id)")
     p = command(jobs, "get", "one job: status, model, hyper-parameters, fine-tuned model", _jobs_get,
                 examples="  bailian-tui jobs get ft-… --metrics --json | jq .metrics.loss")
     p.add_argument("job_id")
@@ -84,10 +86,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-name", default=None, help="name of the fine-tuned model")
     write_options(p)
     for name, help_text, func in (("cancel", "cancel a running job", _jobs_cancel),
-                                  ("delete", "delete a finished job", _jobs_delete)):
+                                  ("delete", "delete a finished job", _jobs_delete),
+                                  ("pause", "pause a running job (OpenAI-compatible profiles that offer it)",
+                                   _jobs_pause),
+                                  ("resume", "resume a paused job", _jobs_resume)):
         p = command(jobs, name, help_text, func)
         p.add_argument("job_id")
         write_options(p)
+    p = command(jobs, "results", "a finished job's per-step metrics CSV (result_files of OpenAI-compatible "
+                "profiles)", _jobs_results, examples="  bailian-tui --profile xpulink jobs results ftjob-… -o m.csv")
+    p.add_argument("job_id")
+    p.add_argument("-o", "--output", metavar="FILE", help="write it here (default: standard output)")
     p = command(jobs, "checkpoints", "a job's checkpoints (sft / efficient_sft on multi-checkpoint models)",
                 _jobs_checkpoints)
     p.add_argument("job_id")
@@ -141,6 +150,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="a converted test split, e.g. datasets/MedQA_BaiLian/mainland_4opt_test.jsonl")
     p.add_argument("--model", required=True, help="a deployed model or any base model")
     p.add_argument("--baseline", help="a second model to compare with (e.g. the base model)")
+    p.add_argument("--model-profile", metavar="NAME", help="profile that serves --model (default: --profile)")
+    p.add_argument("--baseline-profile", metavar="NAME",
+                   help="profile that serves --baseline, e.g. compare a Bailian fine-tune with an XPULink one")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
 
@@ -332,11 +344,13 @@ def _files_delete(ctx: Context) -> int:
 # -- jobs -----------------------------------------------------------------------------------------------
 
 def _jobs_list(ctx: Context) -> int:
+    a = ctx.args
+    if getattr(a, "all_profiles", False):
+        return _jobs_list_all(ctx)
     service = ctx.service()
     rows = _run(_closing(service.platform, service.job_rows()))
-    for warning in service.platform.stats.warnings:
+    for warning in getattr(service.platform.stats, "warnings", []):
         ctx.out.warn(warning)
-    a = ctx.args
     rows = [r for r in rows if (not a.status or r.job.status.value == a.status)
             and (not a.model or a.model in (r.job.model, r.job.base_model))]
     if ctx.out.json:
@@ -348,6 +362,41 @@ def _jobs_list(ctx: Context) -> int:
                   [[r.job.job_id, r.job.status.value, r.job.model, r.job.training_type, _when(r.job.created_at),
                     r.job.finetuned_output or "", Path(r.dataset).name if r.dataset else ""] for r in rows])
     return EXIT_OK
+
+
+def _jobs_list_all(ctx: Context) -> int:
+    """Jobs of every profile, newest first, with the provider each runs on; a failing provider is reported
+    (exit 1) while the others are still listed."""
+    from bailian_tui.core.fleet import Fleet
+
+    a = ctx.args
+    settings = ctx.remote_settings()
+    fleet = Fleet(settings)
+
+    async def go():
+        try:
+            return await fleet.job_rows()
+        finally:
+            await fleet.aclose()
+
+    listed = _run(go())
+    rows = [r for r in listed.rows if (not a.status or r.job.status.value == a.status)
+            and (not a.model or a.model in (r.job.model, r.job.base_model))]
+
+    def key(job) -> str:
+        return job.job_id if job.provider == fleet.default else job.key
+
+    if ctx.out.json:
+        ctx.out.emit([{**_job_dict(r.job, r.dataset), "provider": r.job.provider, "key": key(r.job)} for r in rows])
+    else:
+        ctx.out.table([Column("job id", key=True), Column("provider", min=6), Column("status", status=True, min=9),
+                       Column("model", drop=5, min=8), Column("type", drop=3, min=13),
+                       Column("created", drop=2, min=16), Column("fine-tuned model", key=True)],
+                      [[key(r.job), r.job.provider, r.job.status.value, r.job.model, r.job.training_type,
+                        _when(r.job.created_at), r.job.finetuned_output or ""] for r in rows])
+    for name, error in listed.errors.items():
+        ctx.out.warn(f"profile {name}: {error}")
+    return EXIT_FAILED if listed.errors else EXIT_OK
 
 
 async def _all_logs(platform, job_id: str):
@@ -512,16 +561,29 @@ def _watch_table(ctx: Context, scheduler) -> list[str]:
 def _jobs_watch(ctx: Context) -> int:
     from bailian_tui.core.monitor import Scheduler
 
+    from bailian_tui.core import fleet as fleet_mod
+    from bailian_tui.core.profiles import profiles
+
     a = ctx.args
     ids = list(dict.fromkeys(a.job_ids))
     settings = ctx.remote_settings()
-    platform = ctx.platform()
     printer = _WatchPrinter(ctx, a.every, a.logs)
-    scheduler = Scheduler(platform, requests_per_second=settings.get("polling.requests_per_second"),
-                          on_update=printer,
-                          on_throttle=lambda s: ctx.out.info(f"rate limited: polling paused for {s:.0f} s"))
-    for job_id in ids:
-        scheduler.watch(job_id)
+    names = {p.name for p in profiles(settings)}
+    if any(i.partition(":")[0] in names for i in ids):
+        # `jobs watch bailian:ft-… xpulink:ftjob-…`: every provider at once, each within its own budget.
+        fleet, service, scheduler = fleet_mod.for_app(
+            settings, on_update=printer,
+            on_throttle=lambda name, s: ctx.out.info(f"{name} rate limited: polling paused for {s:.0f} s"))
+        platform = service.routing
+        for key in ids:
+            fleet.watch(key, persist=False)
+    else:
+        platform = ctx.platform()
+        rate = ctx.profile().requests_per_second or settings.get("polling.requests_per_second")
+        scheduler = Scheduler(platform, requests_per_second=rate, on_update=printer,
+                              on_throttle=lambda s: ctx.out.info(f"rate limited: polling paused for {s:.0f} s"))
+        for job_id in ids:
+            scheduler.watch(job_id)
     deadline = time.monotonic() + a.timeout if a.timeout else None
 
     gone: list[str] = []
@@ -567,7 +629,8 @@ def _jobs_watch(ctx: Context) -> int:
 
 
 def _parse_sets(items: list[str]) -> dict[str, Any]:
-    """``--set NAME=VALUE`` as written: typed and checked by jobform.review, like the form's fields."""
+    """``--set NAME=VALUE`` as written: typed and checked by the profile's review (jobform.review, or
+    openai_hp's for an OpenAI-compatible profile), like the form's fields."""
     hp: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -611,7 +674,7 @@ def load_spec(path: Path) -> dict:
     hp = spec.get("hyper_parameters") or {}
     if not isinstance(hp, dict):
         raise UsageError(f"{path}:{lines.get('hyper_parameters', '?')}: hyper_parameters is a mapping")
-    spec["hyper_parameters"] = dict(hp)  # typed and checked by jobform.review with the rest of the request
+    spec["hyper_parameters"] = dict(hp)  # typed and checked by the profile's review with the rest of the request
     # Relative paths in the file are relative to the file, like an include.
     for key in ("training_files", "validation_files"):
         spec[key] = [str((path.parent / str(e)).expanduser()) if (path.parent / str(e)).exists() else str(e)
@@ -620,21 +683,29 @@ def load_spec(path: Path) -> dict:
 
 
 def _jobs_create(ctx: Context) -> int:
+    from bailian_tui.core.errors import PlatformError
     from bailian_tui.core import jobform
     from bailian_tui.core.data.cost import estimate
     from bailian_tui.core.data.scan import stats_of
     from bailian_tui.core.hyperparams import defaults_for
     from bailian_tui.core.platform import JobRequest
 
+    from bailian_tui.core.providers import openai_hp
+
     a = ctx.args
+    profile = ctx.profile()
+    openai = profile.kind == "openai"
     spec = load_spec(Path(a.spec)) if a.spec else {}
     where = a.spec or "jobs create"
     model = a.model or spec.get("model")
     training = a.train or spec.get("training_files") or []
     validation = a.validation or spec.get("validation_files") or []
-    training_type = a.training_type or spec.get("training_type") or "sft"
+    training_type = a.training_type or spec.get("training_type") or ("supervised" if openai else "sft")
     raw_hp = {**(spec.get("hyper_parameters") or {}), **_parse_sets(a.hp)}
-    hp, _ = jobform.prepare(raw_hp)
+    if openai:
+        hp, type_problems = openai_hp.prepare(raw_hp)
+    else:
+        hp, _ = jobform.prepare(raw_hp)
     if not model or not training:
         raise UsageError(f"{where}: needs a model and training data (--model M --train FILE_OR_ID, or model: and "
                          "training_files: in the YAML)")
@@ -645,7 +716,7 @@ def _jobs_create(ctx: Context) -> int:
     local: dict[str, Path] = {}
     samples = tokens = 0
     unknown_samples = False
-    store = ctx.service().store if ctx.settings.api_key or a.demo else None
+    store = ctx.service().store if profile.has_key or a.demo else None
     for role, entries in (("training", training), ("validation", validation)):
         for entry in entries:
             path = Path(str(entry)).expanduser()
@@ -666,10 +737,22 @@ def _jobs_create(ctx: Context) -> int:
                 else:
                     unknown_samples = True
 
-    # THE check of a job request, shared with the new-job form: typed values, ranges, support matrix,
-    # learning-rate order, the sample/batch gate — before anything is uploaded.
-    hp, problems = jobform.review(model, training_type, raw_hp, train_samples=None if unknown_samples else samples,
-                                  has_validation=bool(validation))
+    if openai:  # the profile's own rules: the standard, its declared extension, XPULink's guidance
+        if training_type not in ("supervised", "sft", "dpo"):
+            raise UsageError(f"{where}: profile {profile.name} trains 'supervised' or 'dpo', not {training_type!r}")
+        problems = type_problems + openai_hp.check(
+            hp, allowed=openai_hp.allowed_names(profile.extra_hyperparameters),
+            samples=None if unknown_samples else (samples or None),
+            method="dpo" if training_type == "dpo" else "supervised")
+        if len(training) != 1 or len(validation) > 1:
+            raise UsageError(f"{where}: profile {profile.name} takes one training file and at most one validation "
+                             "file; merge them first")
+    else:
+        # THE check of a job request, shared with the new-job form: typed values, ranges, support matrix,
+        # learning-rate order, the sample/batch gate — before anything is uploaded.
+        hp, problems = jobform.review(model, training_type, raw_hp,
+                                      train_samples=None if unknown_samples else samples,
+                                      has_validation=bool(validation))
     if unknown_samples:
         ctx.out.stderr.write(f"{where}: warning: training_files: a file id this machine did not upload: its samples "
                              "are unknown, so 'more training samples than batch_size' could not be checked\n")
@@ -678,8 +761,15 @@ def _jobs_create(ctx: Context) -> int:
                              f"{problem.message}\n")
     if any(p.blocking for p in problems):
         raise Failed(f"{where}: the request would fail on the platform; nothing was sent")
-    epochs = int(hp.get("n_epochs") or defaults_for(training_type, model).get("n_epochs") or 1)
-    cost = estimate(tokens, epochs, model, ctx.settings) if tokens else None
+    if openai:
+        from bailian_tui.core.data.cost import Estimate
+
+        epochs = hp.get("n_epochs") if isinstance(hp.get("n_epochs"), int) else 3
+        price, example, currency = profile.unit_price(model, ctx.settings)
+        cost = Estimate(tokens, epochs, price, currency, example, model) if tokens and price else None
+    else:
+        epochs = int(hp.get("n_epochs") or defaults_for(training_type, model).get("n_epochs") or 1)
+        cost = estimate(tokens, epochs, model, ctx.settings) if tokens else None
     if cost is not None:
         ctx.out.info(f"estimated cost: {cost.formula}")
 
@@ -712,6 +802,16 @@ def _jobs_create(ctx: Context) -> int:
     if a.dry_run:
         ids = _run(_closing(service.platform, resolve(True))) if service else _run(resolve(True))
         request = request_for(ids)
+        if openai:
+            from bailian_tui.core.providers.openai_compat import build_body
+
+            try:
+                body = build_body(request, form=profile.hyperparameters_form, metadata=profile.metadata,
+                                  label=profile.label)
+            except PlatformError as err:
+                raise UsageError(f"{where}: {err.message}") from None
+            return dry_run(ctx, "POST", "/fine_tuning/jobs", body, None, profile=profile.name,
+                           cost=cost.as_dict() if cost else None, problems=[p.__dict__ for p in problems])
         return dry_run(ctx, "POST", "/fine-tunes", request.body(), jobform.command_line(request),
                        cost=cost.as_dict() if cost else None, problems=[p.__dict__ for p in problems])
     confirm(ctx, f"create this {model} {training_type} job" + (f" (≈ {cost.cost:,.2f} {cost.currency})" if cost else ""))
@@ -759,6 +859,63 @@ def _jobs_delete(ctx: Context) -> int:
     return _simple_write(ctx, "DELETE", f"/fine-tunes/{job_id}", _q("dashscope", "ft", "delete", job_id),
                          f"delete job {job_id}", lambda p: p.delete_job(job_id),
                          lambda s: ({"job_id": job_id, "result": s}, f"deleted {job_id} ({s})"))
+
+
+def _openai_only(ctx: Context, what: str) -> None:
+    profile = ctx.profile()
+    if profile.kind != "openai":
+        raise UsageError(f"{what}: profile {profile.name} ({profile.kind}) does not offer it; "
+                         "pick an OpenAI-compatible one with --profile")
+
+
+def _jobs_pause(ctx: Context) -> int:
+    job_id = ctx.args.job_id
+    _openai_only(ctx, "jobs pause")
+    return _simple_write(ctx, "POST", f"/fine_tuning/jobs/{job_id}/pause", None, f"pause job {job_id}",
+                         lambda p: p.pause_job(job_id),
+                         lambda j: (_job_dict(j), f"{job_id} {j.status.value}"))
+
+
+def _jobs_resume(ctx: Context) -> int:
+    job_id = ctx.args.job_id
+    _openai_only(ctx, "jobs resume")
+    return _simple_write(ctx, "POST", f"/fine_tuning/jobs/{job_id}/resume", None, f"resume job {job_id}",
+                         lambda p: p.resume_job(job_id),
+                         lambda j: (_job_dict(j), f"{job_id} {j.status.value}"))
+
+
+def _jobs_results(ctx: Context) -> int:
+    """The metrics CSV a finished OpenAI-compatible job lists in ``result_files`` (written whole or not at all)."""
+    import os
+    import tempfile
+
+    a = ctx.args
+    _openai_only(ctx, "jobs results")
+    platform = ctx.platform()
+
+    async def go() -> bytes:
+        job = await platform.get_job(a.job_id)
+        files = job.raw.get("result_files") or []
+        if not files:
+            raise Failed(f"{a.job_id} has no result file yet ({job.status.value}): it appears when the job ends")
+        return await platform.file_content(files[0])
+
+    data = _run(_closing(platform, go()))
+    if not a.output:
+        ctx.out.stdout.write(data.decode("utf-8", "replace"))
+        return EXIT_OK
+    target = Path(a.output)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    steps = data.count(b"\n") - 1
+    ctx.out.info(f"{target}: {steps} steps")
+    return EXIT_OK
 
 
 def _jobs_checkpoints(ctx: Context) -> int:
@@ -939,9 +1096,25 @@ def _capability(ctx: Context) -> int:
 def _eval(ctx: Context) -> int:
     from bailian_tui.core.evaluate import evaluate, results_path
 
+    from bailian_tui.core import profiles
+    from bailian_tui.core.config import ConfigError
+    from bailian_tui.core.providers.base import ChatRouter
+
     a = ctx.args
     models = [a.model] + ([a.baseline] if a.baseline else [])
-    platform = ctx.platform()
+    ctx.remote_settings()
+    default = ctx.platform()
+    routes = {}
+    for model, name in ((a.model, getattr(a, "model_profile", None)), (a.baseline, getattr(a, "baseline_profile", None))):
+        if model and name:
+            try:
+                profile = profiles.pick(ctx.settings, name)
+            except ConfigError as err:
+                raise UsageError(str(err)) from None
+            if not profile.has_key:
+                raise UsageError(f"no API key for profile {profile.name}: set ${profile.key_env}")
+            routes[model] = profiles.open_provider(profile, ctx.settings)
+    platform = ChatRouter(routes, default) if routes else default
     from bailian_tui.cli.data import progress
 
     async def go(bar):

@@ -64,6 +64,7 @@ class JobStatus(str, enum.Enum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELED = "CANCELED"
+    PAUSED = "PAUSED"  # OpenAI-compatible services that offer pause/resume
     UNKNOWN = "UNKNOWN"
 
     @classmethod
@@ -80,6 +81,7 @@ _JOB_ALIASES = {
     "FAIL": "FAILED", "ERROR": "FAILED",
     "CANCELLED": "CANCELED", "CANCEL": "CANCELED", "CANCELLING": "CANCELING",
     "QUEUED": "QUEUING", "QUEUEING": "QUEUING", "CREATING": "PENDING", "CREATED": "PENDING",
+    "VALIDATING_FILES": "PENDING",  # OpenAI-compatible
 }
 
 
@@ -171,6 +173,7 @@ class RemoteFile:
     description: str | None = None
     md5: str | None = None
     created_at: datetime | None = None
+    provider: str = ""  # the profile that holds it (core.providers); "" before providers existed
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -205,7 +208,13 @@ class Job:
     usage: int | None = None
     code: str | None = None
     message: str | None = None
+    provider: str = ""  # the profile that holds it (core.providers); "" before providers existed
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        """Unique across providers: ``"<provider>:<job_id>"`` (the bare id before providers existed)."""
+        return f"{self.provider}:{self.job_id}" if self.provider else self.job_id
 
     @classmethod
     def from_api(cls, d: dict) -> "Job":
@@ -269,10 +278,19 @@ class Checkpoint:
     model_name: str | None = None
     status: str = ""
     created_at: datetime | None = None
+    step_number: int | None = None  # when the id does not end in the step (OpenAI ftckpt-…)
+    metrics: dict = field(default_factory=dict)  # train/valid loss at this checkpoint, if reported
+    provider: str = ""  # the profile that holds it (core.providers); "" before providers existed
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.checkpoint}" if self.provider else self.checkpoint
+
+    @property
     def step(self) -> int | None:
+        if self.step_number is not None:
+            return self.step_number
         tail = self.checkpoint.rsplit("-", 1)[-1]
         return int(tail) if tail.isdigit() else None
 
@@ -302,6 +320,7 @@ class Deployment:
     charge_type: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    provider: str = ""  # the profile that holds it (core.providers); "" before providers existed
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod

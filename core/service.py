@@ -104,7 +104,10 @@ class Service:
             return Created(earlier, True, self._reuse_message("job", earlier.job_id))
         before = await self.platform.job_snapshot(request)
         intent = self.store.intent("job", key, {"body": request.body(), "before": sorted(before)})
-        lineage = self.store.job_intent(request.body(), dataset)
+        # The lineage keeps what is sent, in the provider's own words (core.providers); the intent keeps the
+        # request (its find_job reads either shape).
+        sent = self.platform.request_body(request) if hasattr(self.platform, "request_body") else request.body()
+        lineage = self.store.job_intent(sent, dataset)
         try:
             job = await self.platform.create_job(request, before=before)
         except PlatformError as err:

@@ -109,15 +109,26 @@ async def test_convert_then_upload_dedupes_and_copies(tmp_path, demo):
         await pilot.press("escape")
         files_before = len(demo.state.files)
         await pilot.press("u")
+        await wait_for(lambda: type(app.screen).__name__ == "ChooseScreen", pilot)  # two demo profiles
+        await pilot.press("enter")  # the first: Bailian
         await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)  # 20 samples < 1000: warning
         await pilot.press("y")
         # The demo already holds these exact bytes? No: the demo's copy has another layout. A new file_id.
         await wait_for(lambda: getattr(app.screen, "state", "") == "done", pilot)
         assert len(demo.state.files) == files_before + 1
         file_id = app.screen.file_id
+        # The same converted file to the second profile: its own file id, on the XPULink side.
+        xpulink_before = len(demo.openai.state.files)
+        await pilot.press("escape", "u")
+        await wait_for(lambda: type(app.screen).__name__ == "ChooseScreen", pilot)
+        await pilot.press("down", "enter")
+        await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)
+        await pilot.press("y")
+        await wait_for(lambda: getattr(app.screen, "state", "") == "done", pilot)
+        assert app.screen.file_id.startswith("xpulink:file-") and len(demo.openai.state.files) == xpulink_before + 1
         await pilot.press("C")
         await pilot.press("escape")
-        await pilot.press("u")
+        await pilot.press("u", "enter")
         await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)
         await pilot.press("y")
         await wait_for(lambda: getattr(app.screen, "state", "") == "existing", pilot)
@@ -135,7 +146,7 @@ async def test_invalid_file_upload_is_blocked(tmp_path, demo):
         records = app.screen.query_one("#records", RecordList)
         await wait_for(lambda: records.row_count == 1 and app.screen.converter is not None, pilot)
         files_before = len(demo.state.files)
-        await pilot.press("u")
+        await pilot.press("u", "enter")  # the first of the two demo profiles
         await wait_for(lambda: getattr(app.screen, "state", "") == "blocked", pilot)
         assert "Upload blocked" in str(app.screen.query_one("#upload-status").render())
         assert len(demo.state.files) == files_before

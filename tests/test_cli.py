@@ -57,9 +57,9 @@ def test_global_options_before_or_after_the_command(env, tmp_path):
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr
     assert json.loads(before.stdout) == json.loads(after.stdout)
     assert json.loads(before.stdout)["settings"]["validation.max_length"]["value"] == 4096
-    assert run(env, "--profile", "default", "capability", "--json").returncode == 0
+    assert run(env, "--profile", "bailian", "capability", "--json").returncode == 0  # the implicit profile
     unknown = run(env, "capability", "--profile", "work")
-    assert unknown.returncode == 2 and "unknown profile 'work'" in unknown.stderr
+    assert unknown.returncode == 2 and "no profile named 'work'" in unknown.stderr
     usage = run(env, "jobs", "get")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
     missing = run(env, "no/such/dataset")

@@ -48,6 +48,7 @@ class BailianApp(App):
         self._core_ready = asyncio.Event()
         self._core_started = False
         self.scheduler = None
+        self.fleet = None
         self.job_listeners: set = set()
 
     @property
@@ -109,19 +110,19 @@ class BailianApp(App):
         tokens.encoding()
 
     def _connect(self) -> None:
-        from bailian_tui.core.platform import Platform
-        from bailian_tui.core.service import Service
-        from bailian_tui.core.store import Store
+        from bailian_tui.core import fleet as fleet_mod
+        from bailian_tui.core.config import ConfigError
 
-        from bailian_tui.core.monitor import Scheduler
-
-        store = Store(self.settings.state_dir / "state.db", endpoint=self.settings.base_url or "default")
-        self.current_service = Service(Platform.from_settings(self.settings), store)
-        self.scheduler = Scheduler(self.current_service.platform,
-                                   requests_per_second=self.settings.get("polling.requests_per_second"),
-                                   on_update=self._job_polled, on_throttle=self._throttled)
-        for job_id in store.watched():  # the watch list survives restarts
-            self.scheduler.watch(job_id)
+        # Every profile of the config (one, "bailian", when it has no providers: list): one service and one
+        # scheduler facade for the screens, each provider polled within its own request budget.
+        try:
+            self.fleet, self.current_service, self.scheduler = fleet_mod.for_app(
+                self.settings, on_update=self._job_polled,
+                on_throttle=lambda name, seconds: self._throttled(seconds, name))
+        except ConfigError as err:
+            self.connection_problem = str(err)
+            return
+        self.fleet.restore_watch_list()  # the watch lists survive restarts
         self._core_ready.set()
         self._run_scheduler()
         if store.open_intents():  # only when a crash or a kill left a create open
@@ -136,6 +137,24 @@ class BailianApp(App):
             return  # the next identical create settles them first anyway
         for message in messages:
             self.notify(message, title="interrupted create", timeout=15)
+
+    def several_profiles(self) -> bool:
+        """More than one provider profile: lists grow a provider column (read from the config, no network)."""
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import profiles
+
+        try:
+            return len(profiles(self.settings)) > 1
+        except ConfigError:
+            return False
+
+    def profile_label(self, object_id: str) -> str:
+        """The badge of the profile an id belongs to (empty with a single profile)."""
+        fleet = getattr(self, "fleet", None)
+        if fleet is None or len(fleet.members) < 2:
+            return ""
+        member = self.current_service.routing.member_for_id(object_id)
+        return member.profile.badge or member.name
 
     @work(group="scheduler", exit_on_error=False)
     async def _run_scheduler(self) -> None:
@@ -157,25 +176,33 @@ class BailianApp(App):
         for listener in list(self.job_listeners):
             listener.post_message(JobPolled(update))
 
-    def _throttled(self, seconds: float) -> None:
-        self.connection_problem = f"throttled (429): polling paused {seconds:.0f} s"
+    def _throttled(self, seconds: float, provider: str = "") -> None:
+        where = f"{provider} " if provider else ""
+        self.connection_problem = f"{where}throttled (429): polling paused {seconds:.0f} s"
 
     def watch_job(self, job_id: str) -> None:
-        self.scheduler.watch(job_id)
-        self.current_service.store.watch(job_id)
+        self.fleet.watch(job_id)
 
     def deploy_job(self, job) -> None:
         """Offer to deploy a job's fine-tuned model (from the job list or the watch view)."""
         if job is None or job.status is not JobStatus.SUCCEEDED or not job.finetuned_output:
             self.notify("only a succeeded job's model can be deployed", severity="warning")
             return
+        routing = getattr(self.current_service, "routing", None)
+        if routing is not None and not routing.capabilities_for(job.job_id).deployments:
+            from bailian_tui.tui.screens.chat import ChatScreen
+
+            routing.models[job.finetuned_output] = routing.member_for_id(job.job_id).name
+            self.notify(f"{job.finetuned_output} is served directly, with no deployment step: try it here "
+                        "(Deployments lists it to evaluate)", timeout=8)
+            self.push_screen(ChatScreen(job.finetuned_output))
+            return
         from bailian_tui.tui.screens.deploy_form import DeployScreen
 
         self.push_screen(DeployScreen(job.finetuned_output))
 
     def unwatch_job(self, job_id: str) -> None:
-        self.scheduler.unwatch(job_id)
-        self.current_service.store.unwatch(job_id)
+        self.fleet.unwatch(job_id)
 
     async def service(self):
         if not self.settings.api_key:  # nothing to connect with: fail at once, never retry for seconds
@@ -210,5 +237,4 @@ class BailianApp(App):
 
     async def on_unmount(self) -> None:
         if self.current_service is not None:
-            await self.current_service.platform.aclose()
-            self.current_service.store.close()
+            await self.fleet.aclose()

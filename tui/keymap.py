@@ -72,6 +72,8 @@ KEYMAP: dict[str, list[Binding]] = {
         bind("c", "copy_model", "Copy model", "jobs-copy", "Copy the fine-tuned model id (OSC 52)", show=False),
         bind("D", "deploy", "Deploy", "jobs-deploy", "Deploy the selected succeeded job's model"),
         bind("K", "checkpoints", "Checkpoints", "jobs-checkpoints", "The job's checkpoints: export one, deploy it", show=False),
+        bind("P", "pause_resume", "Pause/resume", "jobs-pause", "Pause or resume the job (providers that offer it)",
+             show=False),
     ],
     "watch": [
         bind("escape", "back", "Back", "watch-back", "Back to the job list"),

@@ -63,6 +63,9 @@ class CheckpointsScreen(ModalScreen[None]):
             loss, evaluation = metrics.get(c.step or -1, (None, None))
             if c.checkpoint in table.rows:  # a checkpoint listed twice is shown once
                 continue
+            if c.metrics:  # OpenAI-compatible: each checkpoint carries its own metrics
+                loss = c.metrics.get("train_loss", loss)
+                evaluation = c.metrics.get("valid_loss", c.metrics.get("full_valid_loss", evaluation))
             table.add_row(*cells(c.checkpoint, str(c.step or ""),
                                  c.created_at.strftime("%m-%d %H:%M") if c.created_at else "", c.status,
                                  c.model_name or "", f"{loss:.4f}" if loss is not None else "",
@@ -75,9 +78,16 @@ class CheckpointsScreen(ModalScreen[None]):
     def action_refresh(self) -> None:
         self._load()
 
+    def _served_directly(self) -> bool:
+        routing = getattr(self.app.current_service, "routing", None)
+        return routing is not None and routing.capabilities_for(self.job_id).checkpoint_chat
+
     def action_export(self) -> None:
         checkpoint = self._selected()
         if checkpoint is None:
+            return
+        if self._served_directly():
+            self.notify(f"{checkpoint.model_name} needs no export: D tries it directly", severity="warning")
             return
         self.app.push_screen(PromptScreen(f"Model name for {checkpoint.checkpoint}",
                                           f"{self.job_id}-{checkpoint.checkpoint}"),
@@ -96,6 +106,13 @@ class CheckpointsScreen(ModalScreen[None]):
 
     def action_deploy(self) -> None:
         checkpoint = self._selected()
+        if checkpoint is not None and checkpoint.model_name and self._served_directly():
+            from bailian_tui.tui.screens.chat import ChatScreen
+
+            self.app.current_service.routing.models[checkpoint.model_name] = \
+                self.app.current_service.routing.member_for_id(self.job_id).name
+            self.app.push_screen(ChatScreen(checkpoint.model_name))  # a checkpoint is a chat model there
+            return
         if checkpoint is None or not checkpoint.model_name or checkpoint.status != "SUCCEEDED":
             self.notify("export the checkpoint first and wait until it is SUCCEEDED", severity="warning")
             return

@@ -358,4 +358,19 @@ class DatasetsScreen(BaseScreen):
         if target is None:
             self.notify("convert the file first (C), or open a Bailian JSONL file", severity="warning")
             return
-        self.app.push_screen(UploadScreen(target, self.max_length()))
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import profiles
+
+        try:
+            every = profiles(self.app.settings)
+        except ConfigError:
+            every = []
+        if len(every) < 2:
+            self.app.push_screen(UploadScreen(target, self.max_length()))
+            return
+        from bailian_tui.tui.screens.choose import ChooseScreen
+
+        # Several providers: the same converted file goes to whichever the user picks (once each).
+        self.app.push_screen(ChooseScreen(f"Upload {target.name} to", [(p.label, p.name) for p in every]),
+                             lambda name: self.app.push_screen(UploadScreen(target, self.max_length(), profile=name))
+                             if name else None)

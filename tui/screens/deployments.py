@@ -31,6 +31,7 @@ class DeploymentsScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.deployments: dict[str, object] = {}
+        self.several = False  # more than one profile: a provider column
         self._timer = None
 
     def compose_body(self) -> ComposeResult:
@@ -38,8 +39,12 @@ class DeploymentsScreen(BaseScreen):
         yield Static("", id="dep-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#deployments", DataTable).add_columns(
-            "deployed model", "base model", "status", "capacity", "ready", "plan", "charge", "created", "updated")
+        columns = ["deployed model", "base model", "status", "capacity", "ready", "plan", "charge", "created",
+                   "updated"]
+        self.several = self.app.several_profiles()
+        if self.several:
+            columns.append("provider")
+        self.query_one("#deployments", DataTable).add_columns(*columns)
         self._refresh()
 
     @work(exclusive=True, group="deployments", exit_on_error=False)
@@ -50,6 +55,8 @@ class DeploymentsScreen(BaseScreen):
             if self.app.scheduler is not None:
                 await self.app.scheduler.pace()
             deployments = await self.app.call(service.platform.all_deployments())
+            if hasattr(service.platform, "served_models"):  # OpenAI-compatible: served with no deployment
+                deployments = deployments + await self.app.call(service.platform.served_models())
         except PlatformError:
             deployments = None
         if deployments is not None:
@@ -66,9 +73,12 @@ class DeploymentsScreen(BaseScreen):
         self.deployments = {d.deployed_model: d for d in message.deployments}
         table.clear()
         for d in self.deployments.values():  # by id: a repeated id never reaches the table twice
-            table.add_row(*fmt.cells(d.deployed_model, d.base_model or "", fmt.status_badge(d.status.value),
-                                     str(d.capacity), str(d.ready_capacity), d.plan or "-", d.charge_type or "",
-                                     fmt.ago(d.created_at), fmt.ago(d.updated_at)), key=d.deployed_model)
+            row = [d.deployed_model, d.base_model or "", fmt.status_badge(d.status.value), str(d.capacity),
+                   str(d.ready_capacity) if d.ready_capacity is not None else "-", d.plan or "-",
+                   d.charge_type or "", fmt.ago(d.created_at), fmt.ago(d.updated_at)]
+            if self.several:
+                row.append(self.app.profile_label(f"{d.provider}:x") if d.provider else "")
+            table.add_row(*fmt.cells(*row), key=d.deployed_model)
         if current is not None and current.deployed_model in self.deployments:
             table.move_cursor(row=table.get_row_index(current.deployed_model))
         if not message.deployments:
@@ -77,7 +87,11 @@ class DeploymentsScreen(BaseScreen):
     @on(DataTable.RowHighlighted, "#deployments")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
         d = self.deployments.get(event.row_key.value) if event.row_key else None
-        if d is not None:
+        if d is not None and d.plan == "served directly":
+            self.query_one("#dep-detail", Static).update(
+                f"[b]{d.deployed_model}[/] · base {d.base_model} · served directly by {d.provider}: no deployment "
+                "step, nothing to scale or delete, billed per token of use — t tries it, e evaluates it")
+        elif d is not None:
             billing = "bills while it runs" if d.plan != "lora" else "billed per token of use"
             self.query_one("#dep-detail", Static).update(
                 Text.assemble((d.deployed_model, "bold"), f" · model {d.model_name} · base {d.base_model} · "
@@ -103,9 +117,16 @@ class DeploymentsScreen(BaseScreen):
 
         self.app.push_screen(DeployScreen(), lambda done: self._refresh() if done else None)
 
+    def _direct(self, d) -> bool:
+        if d is not None and d.plan == "served directly":
+            self.notify(f"{d.deployed_model} is served directly by {d.provider}: there is no deployment to change",
+                        severity="warning")
+            return True
+        return False
+
     def action_scale(self) -> None:
         d = self.selected()
-        if d is None:
+        if d is None or self._direct(d):
             return
 
         def answered(text: str | None) -> None:
@@ -132,7 +153,7 @@ class DeploymentsScreen(BaseScreen):
 
     def action_undeploy(self) -> None:
         d = self.selected()
-        if d is None:
+        if d is None or self._direct(d):
             return
         self.app.push_screen(ConfirmScreen(f"Delete the deployment [b]{d.deployed_model}[/]?\n"
                                            "It stops serving (and billing); the fine-tuned model itself stays.",

@@ -31,6 +31,7 @@ class FilesScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.files: dict[str, object] = {}
+        self.several = False  # more than one profile: a provider column
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="files-summary"):
@@ -39,7 +40,11 @@ class FilesScreen(BaseScreen):
         yield Static("", id="files-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#files", DataTable).add_columns("name", "size", "file_id", "purpose", "uploaded")
+        columns = ["name", "size", "file_id", "purpose", "uploaded"]
+        self.several = self.app.several_profiles()
+        if self.several:
+            columns.append("provider")  # files of every profile: where each one lives
+        self.query_one("#files", DataTable).add_columns(*columns)
         self._refresh_files()
 
     @work(exclusive=True, group="files", exit_on_error=False)
@@ -61,8 +66,10 @@ class FilesScreen(BaseScreen):
         table = self.query_one("#files", DataTable)
         table.clear()
         for f in self.files.values():  # by id: a repeated id never reaches the table twice
-            table.add_row(*cells(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at)),
-                          key=f.file_id)
+            row = [f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at)]
+            if self.several:
+                row.append(self.app.profile_label(f.file_id))
+            table.add_row(*cells(*row), key=f.file_id)
 
     @on(DataTable.RowHighlighted, "#files")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
@@ -105,7 +112,11 @@ class FilesScreen(BaseScreen):
         try:
             service = await self.app.service()
             await self.app.call(service.platform.delete_file(f.file_id))
-            service.store.forget_upload(f.file_id)
+            if hasattr(service, "fleet"):  # the store of the profile the file lives on, by its own id
+                member = service.member_for(f.file_id)
+                member.service.store.forget_upload(f.file_id.removeprefix(f"{member.name}:"))
+            else:
+                service.store.forget_upload(f.file_id)
         except PlatformError as err:
             self.notify(err.human(), severity="error", timeout=10, markup=False)
         else:

@@ -49,6 +49,8 @@ class JobsScreen(BaseScreen):
         self.text_filter = ""
         self._timer = None
         self._stale = False
+        self.badges: dict[str, str] = {}
+        self.columns = list(COLUMNS)
 
     AUTO_FOCUS = "#jobs"
 
@@ -57,7 +59,18 @@ class JobsScreen(BaseScreen):
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#jobs", DataTable).add_columns(*COLUMNS)
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import profiles
+
+        try:  # with more than one profile each row says where the job runs (its id is unique on its own)
+            self.badges = {p.name: p.badge or p.name for p in profiles(self.app.settings)}
+        except ConfigError:
+            self.badges = {}
+        columns = list(COLUMNS)
+        if self.app.several_profiles():
+            columns.insert(columns.index("loss") + 1, "provider")
+        self.columns = columns
+        self.query_one("#jobs", DataTable).add_columns(*columns)
         self.app.job_listeners.add(self)
         self.query_one("#jobs", DataTable).focus()
         self._refresh_jobs()
@@ -131,10 +144,13 @@ class JobsScreen(BaseScreen):
             else:
                 shown = f"{progress:.0%}" if progress is not None else ""
             loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
-            wanted[row.job.job_id] = fmt.cells(
-                Text("●", style="cyan") if live is not None else "", job.job_id, fmt.status_badge(job.status.value),
-                shown, loss, job.model, job.training_type, fmt.ago(job.created_at), elapsed(job),
-                fmt.middle(fmt.local_name(row.dataset), 28) if row.dataset else "")
+            row_cells = [Text("●", style="cyan") if live is not None else "", job.job_id,
+                         fmt.status_badge(job.status.value), shown, loss, job.model, job.training_type,
+                         fmt.ago(job.created_at), elapsed(job),
+                         fmt.middle(fmt.local_name(row.dataset), 28) if row.dataset else ""]
+            if "provider" in self.columns:
+                row_cells.insert(self.columns.index("provider"), self.badges.get(job.provider, job.provider))
+            wanted[row.job.job_id] = fmt.cells(*row_cells)
         self._update_table(table, wanted, key)
 
     def _update_table(self, table: DataTable, wanted: dict[str, list], key: str | None) -> None:
@@ -168,7 +184,7 @@ class JobsScreen(BaseScreen):
         if not self.text_filter:
             return True
         haystack = " ".join([row.job.job_id, row.job.model, row.job.status.value, row.job.training_type,
-                             row.dataset or ""]).lower()
+                             row.dataset or "", row.job.provider, self.badges.get(row.job.provider, "")]).lower()
         return self.text_filter.lower() in haystack
 
     def selected(self):
@@ -259,6 +275,19 @@ class JobsScreen(BaseScreen):
 
             self.app.push_screen(CheckpointsScreen(job.job_id))
 
+    def action_pause_resume(self) -> None:
+        job = self.selected()
+        if job is None:
+            return
+        routing = getattr(self.app.current_service, "routing", None)
+        if routing is None or not routing.capabilities_for(job.job_id).pause:
+            self.notify("this job's provider does not offer pause/resume", severity="warning")
+            return
+        if job.status.value not in ("RUNNING", "PAUSED"):
+            self.notify(f"{job.job_id} is {job.status.value}: only a running job pauses", severity="warning")
+            return
+        self._act(job.job_id, "resume" if job.status.value == "PAUSED" else "pause")
+
     def action_cancel_job(self) -> None:
         job = self.selected()
         if job is None:
@@ -287,6 +316,9 @@ class JobsScreen(BaseScreen):
         try:
             if what == "cancel":
                 await self.app.call(service.platform.cancel_job(job_id))
+                self.app.scheduler.poll_soon(job_id)
+            elif what in ("pause", "resume"):
+                await self.app.call(getattr(service.platform, f"{what}_job")(job_id))
                 self.app.scheduler.poll_soon(job_id)
             else:
                 await self.app.call(service.platform.delete_job(job_id))

@@ -17,6 +17,7 @@ from bailian_tui.core import jobform
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for
 from bailian_tui.core.platform import JobRequest
+from bailian_tui.core.providers import openai_hp
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
@@ -34,12 +35,27 @@ class NewJobScreen(BaseScreen):
         self.tokens: int | None = None
         self.dataset: str | None = None
         self._defaults: dict[str, str] = {}  # the default each shown field got: a different value was edited
+        self.profiles: list = []  # every profile of the config; the form adapts to the chosen one
+        self.profile = None  # the chosen profile (core.profiles.Profile); None before mount
 
     # -- layout ----------------------------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
         models = list(SUPPORT_MATRIX)
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import default_profile, profiles
+
+        try:
+            self.profiles = profiles(self.app.settings)
+            self.profile = default_profile(self.app.settings, self.profiles)
+        except ConfigError:
+            self.profiles, self.profile = [], None
         with VerticalScroll(id="job-form"):
+            with Horizontal(classes="form-row" + ("" if len(self.profiles) > 1 else " hidden"), id="row-provider"):
+                yield Label("provider", classes="form-label")
+                yield Select([(p.label, p.name) for p in self.profiles] or [("default", "default")],
+                             value=self.profile.name if self.profile else "default", allow_blank=False,
+                             id="job-provider", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("model", classes="form-label")
                 yield Select([(m, m) for m in models], value="qwen3-8b", allow_blank=False, id="job-model",
@@ -66,6 +82,14 @@ class NewJobScreen(BaseScreen):
                         yield Label(param.name, classes="form-label")
                         yield Input("", id=f"hp-{param.name}", classes="hp", compact=True)
                         yield Static("", classes="hp-note")
+            # OpenAI-compatible profiles: the standard's fields and the extension the profile declares.
+            with Vertical(id="job-oa-params", classes="hidden"):
+                for param in openai_hp.PARAMS:
+                    with Horizontal(classes="form-row", id=f"oarow-{param.name}"):
+                        yield Label(param.name, classes="form-label")
+                        yield Input("", id=f"oa-{param.name}", classes="hp", compact=True)
+                        yield Static(Text.assemble(("typical ", "dim"), (param.typical, "bold"), (" · ", "dim"),
+                                                   (param.advice, "green")), classes="hp-note")
         yield Static("", id="job-help")
         yield Static("", id="job-problems")
         with VerticalScroll(id="job-preview", classes="hidden"):
@@ -82,9 +106,59 @@ class NewJobScreen(BaseScreen):
 
     def training_type(self) -> str:
         value = self.query_one("#job-type", Select).value
-        return str(value) if value != Select.NULL else "sft"
+        return str(value) if value != Select.NULL else ("supervised" if self.openai else "sft")
+
+    @property
+    def openai(self) -> bool:
+        return self.profile is not None and self.profile.kind == "openai"
+
+    def _profile_files(self) -> list:
+        """The remote files of the chosen profile (ids of profiles other than the default read name:id)."""
+        if not self.profiles or self.profile is None:
+            return self.files
+        others = [p.name for p in self.profiles if p.name != self.profiles_default]
+        if self.profile.name == self.profiles_default:
+            return [f for f in self.files if not any(f.file_id.startswith(f"{n}:") for n in others)]
+        return [f for f in self.files if f.file_id.startswith(f"{self.profile.name}:")]
+
+    @property
+    def profiles_default(self) -> str:
+        from bailian_tui.core.profiles import default_profile
+
+        return default_profile(self.app.settings, self.profiles).name if self.profiles else ""
+
+    @on(Select.Changed, "#job-provider")
+    def _provider_changed(self, event: Select.Changed) -> None:
+        chosen = next((p for p in self.profiles if p.name == event.value), None)
+        if chosen is None or chosen is self.profile:
+            return
+        self.profile = chosen
+        model = self.query_one("#job-model", Select)
+        if self.openai:
+            names = list(chosen.models) or ["qwen3-32b"]
+            model.set_options([(m, m) for m in names])
+            model.value = names[0]
+            presets = list(openai_hp.PRESETS)
+        else:
+            model.set_options([(m, m) for m in SUPPORT_MATRIX])
+            model.value = "qwen3-8b"
+            presets = list(PRESETS)
+        preset = self.query_one("#job-preset", Select)
+        preset.set_options([(NONE, NONE)] + [(name, name) for name in presets])
+        preset.value = NONE
+        self.query_one("#job-params").set_class(self.openai, "hidden")
+        self.query_one("#job-oa-params").set_class(not self.openai, "hidden")
+        self._set_file_options()
+        self._set_types()
 
     def _set_types(self) -> None:
+        if self.openai:
+            select = self.query_one("#job-type", Select)
+            current = select.value
+            select.set_options([("supervised", "supervised"), ("dpo", "dpo")])
+            select.value = current if current in ("supervised", "dpo") else "supervised"
+            self._build_oa_params()
+            return
         types = sorted(SUPPORT_MATRIX[self.model()], key=["sft", "efficient_sft", "dpo_full", "dpo_lora",
                                                           "cpt"].index)
         select = self.query_one("#job-type", Select)
@@ -101,7 +175,33 @@ class NewJobScreen(BaseScreen):
     def _type_changed(self) -> None:
         self._build_params()
 
+    def _oa_allowed(self) -> tuple[str, ...]:
+        return openai_hp.allowed_names(self.profile.extra_hyperparameters if self.profile else ())
+
+    def _build_oa_params(self) -> None:
+        """An OpenAI-compatible profile's fields: the documented preset for the file's size fills them
+        (XPULink's three presets by sample count), the profile decides which names may be sent."""
+        allowed = self._oa_allowed()
+        name, preset = openai_hp.preset_for(self.samples or 0, allowed) if self.samples else ("", {})
+        for param in openai_hp.PARAMS:
+            row = self.query_one(f"#oarow-{param.name}", Horizontal)
+            row.display = param.name in allowed
+            box = row.query_one(Input)
+            default = str(preset.get(param.name, "auto" if param.auto else ""))
+            if not box.value or box.value == self._defaults.get(f"oa-{param.name}"):
+                box.value = default
+            self._defaults[f"oa-{param.name}"] = default
+        if name:
+            self.query_one("#job-preset", Select).value = name
+            self.query_one("#job-help", Static).update(
+                f"{self.samples} samples: the documented preset for {name} samples is applied · over-fitting? "
+                + ", then ".join(openai_hp.OVERFITTING_REMEDIES))
+        self._check()
+
     def _build_params(self) -> None:
+        if self.openai:
+            self._build_oa_params()
+            return
         """Show the fields of this model and type. A value the person typed stays if it is still valid;
         fields left at their default take the new default (or the values last used for this model/type)."""
         training_type, model = self.training_type(), self.model()
@@ -158,21 +258,32 @@ class NewJobScreen(BaseScreen):
         return self.query_one("#job-valid", Select).value != Select.NULL
 
     def raw_hyper_parameters(self) -> dict[str, str]:
-        """What the person typed in every field this model and type show; ``jobform.review`` types and checks it."""
+        """What the person typed in every field this model and type show; the profile's review types and
+        checks it (``jobform.review``, or ``openai_hp`` on an OpenAI-compatible profile)."""
+        if self.openai:
+            return {name: self.query_one(f"#oa-{name}", Input).value for name in self._oa_allowed()}
         training_type, model = self.training_type(), self.model()
         return {p.name: self.query_one(f"#hp-{p.name}", Input).value for p in PARAMS
                 if p.applies_to(training_type, model)}
 
     def hyper_parameters(self) -> tuple[dict, list]:
+        if self.openai:
+            return openai_hp.prepare(self.raw_hyper_parameters())  # an empty field is not sent
         return jobform.prepare(self.raw_hyper_parameters())
 
     def _fill(self, values: dict) -> None:
+        prefix = "oa" if self.openai else "hp"
         for name, value in values.items():
-            boxes = list(self.query(f"#hp-{name}").results(Input))
+            boxes = list(self.query(f"#{prefix}-{name}").results(Input))
             if boxes:
                 boxes[0].value = str(value)
 
     def action_recommended(self) -> None:
+        if self.openai:
+            name, values = openai_hp.preset_for(self.samples or 0, self._oa_allowed())
+            self._fill(values)
+            self.notify(f"the documented preset for {name} samples applied")
+            return
         hp, _ = self.hyper_parameters()
         values = jobform.recommended(self.training_type(), self.model(), self.samples, hp, self._has_validation())
         self._fill(values)
@@ -180,10 +291,20 @@ class NewJobScreen(BaseScreen):
         self.notify(f"recommended values applied{fitted}")
 
     def action_defaults(self) -> None:
+        if self.openai:
+            self._fill({p.name: "auto" if p.auto else "" for p in openai_hp.PARAMS})
+            return
         self._fill(defaults_for(self.training_type(), self.model()))
 
     @on(Select.Changed, "#job-preset")
     def _preset(self, event: Select.Changed) -> None:
+        if self.openai:
+            if event.value in openai_hp.PRESETS:
+                values = dict(openai_hp.PRESETS[event.value])
+                values["lora_alpha"] = 2 * values["lora_r"]
+                allowed = self._oa_allowed()
+                self._fill({k: v for k, v in values.items() if k in allowed})
+            return
         if event.value in PRESETS:
             preset = PRESETS[event.value]
             if "lora_rank" in preset and self.training_type() not in ("efficient_sft", "dpo_lora"):
@@ -204,15 +325,18 @@ class NewJobScreen(BaseScreen):
         except PlatformError as err:
             self.notify(err.human(), severity="error")
             return
-        options = [(f"{f.name} · {f.file_id}", f.file_id) for f in self.files]
-        self.query_one("#job-train", Select).set_options(options)
-        self.query_one("#job-valid", Select).set_options(options)
-        self._show_file_info()
+        self._set_file_options()
         wanted = getattr(self, "_select_after_load", None)
         if wanted in {f.file_id for f in self.files}:
             self.query_one("#job-train", Select).value = wanted
             self._select_after_load = None
         self._build_params()
+
+    def _set_file_options(self) -> None:
+        options = [(f"{f.name} · {f.file_id}", f.file_id) for f in self._profile_files()]
+        self.query_one("#job-train", Select).set_options(options)
+        self.query_one("#job-valid", Select).set_options(options)
+        self._show_file_info()
 
     def action_upload(self) -> None:
         from bailian_tui.tui.screens.prompt import PromptScreen
@@ -225,7 +349,8 @@ class NewJobScreen(BaseScreen):
             if not local.is_file():
                 self.notify(f"{local}: no such file", severity="error")
                 return
-            self.app.push_screen(UploadScreen(local, int(self.app.settings.get("validation.max_length"))),
+            self.app.push_screen(UploadScreen(local, int(self.app.settings.get("validation.max_length")),
+                                              profile=self.profile.name if self.profile else None),
                                  lambda file_id: self._uploaded(file_id) if file_id else None)
 
         self.app.push_screen(PromptScreen("Local Bailian JSONL to upload", "", "path/to/train.jsonl"), chosen)
@@ -250,7 +375,9 @@ class NewJobScreen(BaseScreen):
     def _training_file(self, event: Select.Changed) -> None:
         self.samples = self.tokens = self.dataset = None
         if event.value != Select.NULL and self.app.service_ready:
-            upload = self.app.current_service.store.upload_for_file_id(str(event.value))
+            service = self.app.current_service
+            upload = (service.upload_record(str(event.value)) if hasattr(service, "upload_record")
+                      else service.store.upload_for_file_id(str(event.value)))
             if upload and Path(upload.path).exists():
                 self.dataset = upload.path
                 self._count(upload.path)
@@ -278,7 +405,12 @@ class NewJobScreen(BaseScreen):
 
     def on_descendant_focus(self, event) -> None:
         widget = event.widget
-        if isinstance(widget, Input) and widget.id and widget.id.startswith("hp-"):
+        if isinstance(widget, Input) and widget.id and widget.id.startswith("oa-"):
+            param = openai_hp.PARAMS_BY_NAME[widget.id.removeprefix("oa-")]
+            self.query_one("#job-help", Static).update(
+                f"[b]{param.name}[/] — typical {param.typical}: {param.advice}"
+                + (" [dim](XPULink's extension)[/]" if param.extension else " [dim](the OpenAI standard)[/]"))
+        elif isinstance(widget, Input) and widget.id and widget.id.startswith("hp-"):
             from bailian_tui.core.hyperparams import PARAMS_BY_NAME
 
             param = PARAMS_BY_NAME[widget.id.removeprefix("hp-")]
@@ -287,8 +419,13 @@ class NewJobScreen(BaseScreen):
     def request(self) -> tuple[JobRequest | None, list[jobform.Problem]]:
         train = self.query_one("#job-train", Select).value
         valid = self.query_one("#job-valid", Select).value
-        hp, problems = jobform.review(self.model(), self.training_type(), self.raw_hyper_parameters(),
-                                      train_samples=self.samples, has_validation=valid != Select.NULL)
+        if self.openai:
+            hp, problems = openai_hp.prepare(self.raw_hyper_parameters())
+            problems += openai_hp.check(hp, allowed=self._oa_allowed(), samples=self.samples,
+                                        method=self.training_type())
+        else:
+            hp, problems = jobform.review(self.model(), self.training_type(), self.raw_hyper_parameters(),
+                                          train_samples=self.samples, has_validation=valid != Select.NULL)
         if train == Select.NULL:
             problems.insert(0, jobform.Problem("training file",
                                                "choose an uploaded file (upload one from Datasets: u)"))
@@ -316,15 +453,35 @@ class NewJobScreen(BaseScreen):
             text.append("ready: ctrl+s creates the job", style="green")
         self.query_one("#job-problems", Static).update(text)
         preview = self.query_one("#job-preview-text", Static)
-        if request is not None:
+        if request is not None and self.openai:
+            import json
+
+            from bailian_tui.core.providers.openai_compat import build_body
+
+            try:
+                body = json.dumps(build_body(request, form=self.profile.hyperparameters_form,
+                                             metadata=self.profile.metadata, label=self.profile.label),
+                                  ensure_ascii=False, indent=2)
+            except PlatformError as err:
+                body = err.message
+            preview.update(Text.assemble((f"request body (POST {self.profile.base_url}/fine_tuning/jobs)\n", "bold"),
+                                         body))
+        elif request is not None:
             preview.update(Text.assemble(("request body\n", "bold"), jobform.body_json(request),
                                          ("\n\nequivalent command\n", "bold"), jobform.command_line(request)))
 
     def _estimate(self, request):
         if request is None or self.tokens is None:
             return None
-        from bailian_tui.core.data.cost import estimate
+        from bailian_tui.core.data.cost import Estimate, estimate
 
+        if self.openai:
+            epochs = request.hyper_parameters.get("n_epochs")
+            price, example, currency = self.profile.unit_price(self.model(), self.app.settings)
+            if not price:
+                return None  # no price table for this profile: say unknown rather than 0
+            return Estimate(self.tokens, epochs if isinstance(epochs, int) else 3, price, currency, example,
+                            self.model())
         return estimate(self.tokens, int(request.hyper_parameters.get("n_epochs", 1)), self.model(),
                         self.app.settings)
 
@@ -354,7 +511,10 @@ class NewJobScreen(BaseScreen):
             return
         estimate = self._estimate(request)
         cost = estimate.formula if estimate else "unknown (token count not available for this file)"
-        self.app.push_screen(ConfirmScreen(f"Create a [b]{escape(request.training_type)}[/] job on [b]{escape(request.model)}[/]?\n"
+        where = (f" on [b]{escape(self.profile.label)}[/]" if self.profile is not None and len(self.profiles) > 1
+                 else "")
+        self.app.push_screen(ConfirmScreen(f"Create a [b]{escape(request.training_type)}[/] job on "
+                                           f"[b]{escape(request.model)}[/]{where}?\n"
                                            f"Billed by tokens: {cost}", "Create", danger=False),
                              lambda yes: self._create(request) if yes else None)
 
@@ -362,13 +522,18 @@ class NewJobScreen(BaseScreen):
     async def _create(self, request: JobRequest) -> None:
         service = await self.app.service()
         try:
-            created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset))
+            if hasattr(service, "fleet") and self.profile is not None:
+                created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset,
+                                                                         profile=self.profile.name))
+            else:
+                created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset))
         except PlatformError as err:
             self.notify(err.human(), severity="error", timeout=15)
             return
         job = created.item
         remembered = service.store.pref("new-job", {})
-        remembered[f"{request.model}/{request.training_type}"] = request.hyper_parameters
+        prefix = f"{self.profile.name}/" if self.openai else ""  # DashScope keys stay as they were
+        remembered[f"{prefix}{request.model}/{request.training_type}"] = request.hyper_parameters
         service.store.set_pref("new-job", remembered)
         self.app.watch_job(job.job_id)
         self.notify(created.message or f"created {job.job_id} ({job.status.value}); it is watched (j, then v)")

@@ -38,7 +38,11 @@ class JobPanel(Vertical):
             status.append(f"  {metrics.consumed_tokens:,} tokens")
         if job and job.finetuned_output:
             status.append(f"\n→ {job.finetuned_output}", style="bold green")
-            status.append("  (c copies · D deploys)", style="dim")
+            routing = getattr(self.app.current_service, "routing", None)
+            direct = routing is not None and not routing.capabilities_for(self.job_id).deployments
+            # An OpenAI-compatible model is served as it is: D opens try-it instead of a deployment.
+            status.append("  (c copies · D tries it, served directly)" if direct else "  (c copies · D deploys)",
+                          style="dim")
         if job and job.message and job.status is JobStatus.FAILED:
             status.append(f"\n{job.message}", style="red")
         if metrics.eval_loss_rising:

@@ -1,0 +1,1 @@
+"""Providers: every place a fine-tune runs, behind one protocol (see ``base``)."""
