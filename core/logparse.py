@@ -3,6 +3,8 @@
 Formats (reference §4): Hugging Face ``Trainer``-style dict reprs with single quotes (per-step, per-eval and
 the final summary), ``Actual number of consumed tokens is N!``, timestamped ``- INFO -`` / ``- ERROR -``
 lines, ``##FT_COMPLETE##``. Per-step dicts may carry ``'step': 5, 'total_steps': 60`` or ``'step': '5/60'``.
+Local runs add tqdm's progress bar (``45%|████▌ | 27/60 [00:13<00:16]``) and Unsloth's ``Total steps = 60``
+banner; their dicts carry no step, so their curves are drawn against the epoch.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass, field
 CONSUMED = re.compile(r"Actual number of consumed tokens is (\d+)")
 STAMPED = re.compile(r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?) - (\w+) - (.*)$")
 TOTAL_STEPS = re.compile(r"total steps:\s*(\d+)")
+# Local runs (Unsloth / Hugging Face Trainer on this machine): the tqdm bar "| 27/60 [" and Unsloth's banner.
+PROGRESS_BAR = re.compile(r"\|\s*(\d+)/(\d+) \[")
+BANNER_TOTAL = re.compile(r"Total steps = ([\d,]+)")
 
 
 @dataclass
@@ -68,6 +73,12 @@ class Metrics:
         consumed = CONSUMED.search(text)
         if consumed:
             self.consumed_tokens = int(consumed.group(1))
+        bar = PROGRESS_BAR.search(text)
+        if bar:
+            self.step, self.total_steps = int(bar.group(1)), int(bar.group(2)) or self.total_steps
+        banner = BANNER_TOTAL.search(text)
+        if banner:
+            self.total_steps = int(banner.group(1).replace(",", ""))
         stamped = STAMPED.match(line)
         if stamped:
             level, message = stamped.group(2), stamped.group(3)
