@@ -60,6 +60,9 @@ SCHEMA: dict[str, tuple[type, Any]] = {
     "pricing.currency": (str, "CNY"),
     "pricing.default_per_1k_tokens": (float, 0.002),
     "pricing.models": (dict, {}),
+    # Profiles (core/profiles.py): a list of mappings, validated there; none = the dashscope.* keys alone.
+    "providers": (list, []),
+    "default_profile": (str, None),
 }
 
 ENV = {
@@ -153,7 +156,8 @@ def load(path: str | Path | None = None, *, env: dict[str, str] | None = None) -
         for key, value in _flatten(raw).items():
             values[key] = _coerce(key, value, cfg_path, lines.get(key))
             origins[key] = f"{cfg_path}:{lines.get(key, '?')}"
-        if values["dashscope.api_key"] and _loosely_readable(cfg_path):
+        inline = any(isinstance(p, dict) and p.get("api_key") for p in values["providers"] or [])
+        if (values["dashscope.api_key"] or inline) and _loosely_readable(cfg_path):
             warnings.append(f"{cfg_path} holds an API key and is readable by others: run chmod 600 {cfg_path}")
     else:
         cfg_path = None
@@ -224,6 +228,10 @@ def _coerce(key: str, value: Any, path: Path, line: int | None) -> Any:
     if value is None:
         return SCHEMA[key][1]
     try:
+        if kind is list:
+            if not isinstance(value, list):
+                raise TypeError
+            return value
         if kind is dict:
             if not isinstance(value, dict):
                 raise TypeError

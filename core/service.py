@@ -64,7 +64,9 @@ class Service:
 
     async def create_job(self, request: JobRequest, dataset: str | None = None) -> Job:
         request.ensure_name()  # the intent must carry the name that identifies the job after a crash
-        intent = self.store.job_intent(request.body(), dataset)
+        # A provider words the request its own way (core.providers): record what will be sent.
+        body = self.platform.request_body(request) if hasattr(self.platform, "request_body") else request.body()
+        intent = self.store.job_intent(body, dataset)
         try:
             job = await self.platform.create_job(request)
         except PlatformError as err:

@@ -198,6 +198,36 @@ class ProviderBase:
                     page_size=page.page_size)
 
 
+class ProviderError(PlatformError):
+    """A :class:`PlatformError` from a provider other than DashScope: its own name and key hint."""
+
+    def __init__(self, message: str, *, provider: str = "", hint: str | None = None, **kwargs: Any) -> None:
+        self.provider, self.hint = provider, hint
+        super().__init__(message, **kwargs)
+
+    def human(self) -> str:
+        head = f"{self.operation} failed: " if self.operation else ""
+        tail = [t for t in (self.code, f"HTTP {self.status}" if self.status else None,
+                            f"request_id {self.request_id}" if self.request_id else None) if t]
+        text = f"{head}{self.message}" + (f" ({', '.join(tail)})" if tail else "")
+        hint = self.hint or {403: "the key has no access to this model or operation",
+                             429: "rate limited or a quota was hit; wait and retry"}.get(self.status or 0)
+        return f"{text} — {hint}" if hint else text
+
+
+_UNSAFE = {c: None for c in range(32) if c not in (9, 10)} | {127: None} | {c: None for c in range(0x80, 0xA0)}
+
+
+def safe_text(value: Any, limit: int = 1000) -> str:
+    """Server-supplied text made safe to show: no control or escape characters, bounded length.
+
+    A server (or a man in the middle of a misconfigured proxy) must not be able to move the cursor, clear
+    the screen or recolour the terminal through a job name, an error or an event message.
+    """
+    text = str(value if value is not None else "").translate(_UNSAFE)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def qualified(provider: str, object_id: str) -> str:
     """``"<provider>:<id>"``: unique across providers in the store and on screen."""
     return f"{provider}:{object_id}" if provider else object_id
