@@ -225,7 +225,7 @@ def _parse_local(entry: dict, name: str, fail) -> Profile:
     if not python:
         raise fail("a local profile needs python: the bin/python of the environment where Unsloth is installed "
                    "(e.g. /root/miniconda3/envs/unsloth/bin/python)", "python")
-    gpus = int(entry.get("gpus") or 1)
+    gpus = 1 if entry.get("gpus") is None else int(entry["gpus"])
     if not 1 <= gpus <= 64:
         raise fail("gpus must be between 1 and 64", "gpus")
     launcher = entry.get("launcher") or "accelerate"

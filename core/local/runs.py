@@ -318,8 +318,10 @@ def visible(raw: str) -> Iterable[str]:
     if not segments:
         return [""] if not raw.strip("\r") else []
     last = segments[-1]
+    if BAR.search(last):
+        return [last.strip()]
     bars = [s for s in segments[:-1] if BAR.search(s)]
-    return [bars[-1].strip(), last] if bars and not BAR.search(last) else [last]
+    return [bars[-1].strip(), last] if bars else [last]
 
 
 # -- trainer_state.json ---------------------------------------------------------------------------------
