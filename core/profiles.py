@@ -259,9 +259,11 @@ def open_provider(profile: Profile, settings: Settings, **kwargs: Any):
         from bailian_tui.core.store import Store
 
         store = kwargs.get("store") or Store(settings.state_dir / "state.db", endpoint="local")
-        return LocalProvider(info_of(profile), python=profile.python or "", runs_dir=profile.runs_dir or "runs",
-                             store=store, gpus=profile.gpus, launcher=profile.launcher, stand_in=profile.stand_in,
-                             stand_in_pace=float(kwargs.get("stand_in_pace", 0.5)))
+        provider = LocalProvider(info_of(profile), python=profile.python or "", runs_dir=profile.runs_dir or "runs",
+                                 store=store, gpus=profile.gpus, launcher=profile.launcher,
+                                 stand_in=profile.stand_in, stand_in_pace=float(kwargs.get("stand_in_pace", 0.5)))
+        provider.owns_store = "store" not in kwargs
+        return provider
     retry = RetryPolicy(attempts=settings.get("dashscope.read_retries"))
     if profile.kind == "dashscope":
         from bailian_tui.core.providers.dashscope import DashScopeProvider

@@ -18,7 +18,7 @@ def settings_with(tmp_path, text: str):
     return config.load(path, env={"BAILIAN_TUI_STATE_DIR": str(tmp_path / "state")})
 
 
-def test_a_local_profile_beside_a_cloud_one(tmp_path):
+async def test_a_local_profile_beside_a_cloud_one(tmp_path):
     python = tmp_path / "unsloth-env/bin/python"
     settings = settings_with(tmp_path, f"""
 providers:
@@ -41,7 +41,7 @@ providers:
     assert not provider.capabilities.remote_files and provider.capabilities.adopt
     row = next(r for r in profiles.describe(settings, env={}) if r["kind"] == "local")
     assert row["key"] == "none needed" and str(python) in row["base_url"]
-    provider.store.close()
+    await provider.aclose()
 
 
 @pytest.mark.parametrize("entry, message", [

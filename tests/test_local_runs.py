@@ -346,3 +346,17 @@ def test_store_keeps_local_runs_per_profile(tmp_path, store):
     assert (record.name, record.pid, record.start_ticks) == ("a", 56, 78)
     store.forget_local_run("gpu", "a")
     assert store.local_runs("gpu") == [] and [r.name for r in store.local_runs("other")] == ["b"]
+
+
+async def test_demo_seeds_a_finished_run_and_one_training_live_and_stops_them(tmp_path, store, groups):
+    from bailian_tui.core.providers.local import seed_demo, stop_all
+
+    p = provider(tmp_path, store, groups)
+    jobs = await seed_demo(p, DATASETS)
+    assert [j.job_id for j in jobs] == ["alpaca-lora", "medical-lora"]
+    assert (await finished(p, "alpaca-lora")).status is JobStatus.SUCCEEDED
+    live = await p.get_job("medical-lora")
+    assert live.status is JobStatus.RUNNING and live.training_type == "sft-chatml" and live.validation_file_ids
+    stop_all(p)
+    gone = await finished(p, "medical-lora")
+    assert gone.status is JobStatus.FAILED  # killed outright: the demo's runs never outlive the demo

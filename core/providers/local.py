@@ -58,6 +58,7 @@ class LocalProvider(ProviderBase):
             environment_check=True, export_formats=EXPORT_FORMATS)
         self._logs: dict[str, runs.LogLines] = {}
         self._escalations: set[asyncio.Task] = set()
+        self.owns_store = False  # open_provider made the store for this provider: close it with the provider
 
     def _error(self, message: str, status: int = 400, hint: str | None = None, operation: str = "") -> ProviderError:
         return ProviderError(message, provider=self.name, hint=hint, status=status, operation=operation)
@@ -71,6 +72,8 @@ class LocalProvider(ProviderBase):
                 await task
             except asyncio.CancelledError:
                 pass
+        if self.owns_store and self.store is not None:
+            self.store.close()
 
     # -- where runs are -------------------------------------------------------------------------------
 
@@ -157,7 +160,7 @@ class LocalProvider(ProviderBase):
         steps = config["max_steps"] if config["max_steps"] > 0 else 60
         return [self.python, "-u", str(stand_in_script()), "--steps", str(steps), "--pace", str(self.stand_in_pace),
                 "--adapter", config["output_name"], "--save-every", str(max(1, steps // 3)),
-                "--eval-every", str(max(1, steps // 6)) if config.get("validation") else "0"]
+                "--eval-every", str(max(1, min(steps // 6, 20))) if config.get("validation") else "0"]
 
     async def _launch(self, run_dir: Path, command: list[str], recipe: str) -> Job:
         try:
@@ -350,6 +353,48 @@ class LocalProvider(ProviderBase):
     def chat_stream(self, model: str, messages: list[dict], **parameters: Any) -> AsyncIterator[str]:
         raise self._unsupported("chat by itself: serve the adapter with vLLM, llama.cpp or Ollama as an openai "
                                 "profile")
+
+
+# -- demo -------------------------------------------------------------------------------------------------
+
+DEMO_RUNS = (  # name, recipe, data (under the samples), steps, seconds per step, with an eval split
+    ("alpaca-lora", "sft-alpaca", "Alpaca/alpaca_zh_demo.json", 60, 0.0, False),
+    ("medical-lora", "sft-chatml", "Chinese-medical-dialogue/样例_内科5000-6000.head40.csv", 240, 1.0, True),
+)
+
+
+async def seed_demo(provider: LocalProvider, datasets: Path) -> list[Job]:
+    """Demo mode: a finished local run and one training live, from the real recipes and the stand-in trainer.
+
+    The runs folder is the demo's own; whatever an earlier demo left running there is stopped first.
+    """
+    stop_all(provider)
+    if provider.runs_dir.is_dir():
+        import shutil
+
+        shutil.rmtree(provider.runs_dir)
+    from bailian_tui.core.platform import JobRequest
+
+    jobs = []
+    pace = provider.stand_in_pace
+    try:
+        for name, recipe, data, steps, seconds, validation in DEMO_RUNS:
+            provider.stand_in_pace = seconds
+            request = JobRequest(model="Qwen/Qwen2.5-7B-Instruct", training_file_ids=[str(datasets / data)],
+                                 validation_file_ids=[str(datasets / data)] if validation else [],
+                                 training_type=recipe, hyper_parameters={"max_steps": steps}, job_name=name)
+            jobs.append(await provider.create_job(request))
+    finally:
+        provider.stand_in_pace = pace
+    return jobs
+
+
+def stop_all(provider: LocalProvider) -> None:
+    """Kill every live run of this provider (demo teardown: demo runs must not outlive the demo)."""
+    for path in provider._run_dirs().values():
+        info = runs.RunInfo.read(path)
+        if info is not None and not info.adopted:
+            runs.signal_group(info, signal.SIGKILL)
 
 
 def default_runs_dir() -> Path:
