@@ -360,3 +360,44 @@ async def test_demo_seeds_a_finished_run_and_one_training_live_and_stops_them(tm
     stop_all(p)
     gone = await finished(p, "medical-lora")
     assert gone.status is JobStatus.FAILED  # killed outright: the demo's runs never outlive the demo
+
+
+async def test_the_new_local_run_form_checks_fields_and_starts_a_run(tmp_path, store, groups):
+    from textual.app import App
+    from textual.widgets import Input, Select, Static
+
+    from bailian_tui.tui.screens.local_run import LocalRunScreen
+
+    p = provider(tmp_path, store, groups)
+    created = []
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(LocalRunScreen(p, DATASETS, on_created=created.append))
+
+    app = Host()
+    async with app.run_test(size=(140, 50)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LocalRunScreen)
+        screen.query_one("#local-recipe", Select).value = "sft-alpaca"
+        await pilot.pause()
+        assert screen.query_one("#local-data", Input).value == str(DATASETS / "Alpaca/alpaca_zh_demo.json")
+        assert screen.query_one("#lf-max_steps", Input).value == "60"  # the course's default, beside its note
+        screen.query_one("#lf-lora_r", Input).value = "sixteen"
+        screen.query_one("#lf-max_steps", Input).value = "6"
+        await pilot.pause()
+        assert "lora_r: expected a whole number" in str(screen.query_one("#local-problems", Static).render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert created == [] and not (tmp_path / "runs").exists()  # nothing written with a bad field
+        screen.query_one("#lf-lora_r", Input).value = "8"
+        screen.query_one("#local-name", Input).value = "from-form"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert [j.job_id for j in created] == ["from-form"]
+    job = await finished(p, "from-form")
+    assert job.status is JobStatus.SUCCEEDED and job.hyper_parameters["lora_r"] == 8
+    config = json.loads((tmp_path / "runs/from-form/config.json").read_text())
+    assert (config["max_steps"], config["lora_r"], config["recipe"]) == (6, 8, "sft-alpaca")

@@ -73,11 +73,20 @@ class Field:
                 return False
             raise ValueError("expected true or false")
         if self.kind is int:
-            if isinstance(value, bool) or float(value) != int(float(value)):
+            try:
+                whole = not isinstance(value, bool) and float(value) == int(float(value))
+            except (TypeError, ValueError, OverflowError):
+                whole = False
+            if not whole:
                 raise ValueError("expected a whole number")
             parsed: Any = int(float(value))
         elif self.kind is float:
-            parsed = float(value)
+            try:
+                parsed = float(value)
+            except (TypeError, ValueError):
+                raise ValueError("expected a number (like 2e-4 or 0.1)") from None
+            if parsed != parsed or parsed in (float("inf"), float("-inf")):
+                raise ValueError("expected a finite number")
         else:
             parsed = str(value).strip()
         if self.choices and parsed not in self.choices:
@@ -161,8 +170,7 @@ class Recipe:
             try:
                 values[f.name] = f.parse(given.get(f.name))
             except (TypeError, ValueError) as err:
-                errors[f.name] = str(err) if str(err) and "could not convert" not in str(err) else \
-                    f"expected {f.kind.__name__}"
+                errors[f.name] = str(err)
         if not errors and self.name == "grpo-gsm8k":
             if values["max_prompt_length"] + values["max_completion_length"] > values["max_seq_length"]:
                 errors["max_completion_length"] = "prompt + completion length must fit in max seq length"
