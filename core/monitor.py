@@ -68,6 +68,7 @@ class Watched:
     tail: LogTail | None = None
     due: float = 0.0
     error: str | None = None
+    error_status: int | None = None  # HTTP status of ``error`` (None: no response); 404 = no such job
 
     def __post_init__(self) -> None:
         self.tail = self.tail or LogTail(self.job_id)
@@ -167,7 +168,7 @@ class Scheduler:
                 self.paused_until = self.clock() + self.backoff
                 self.on_throttle(self.backoff)
             for target in [watched] if watched is not None else self.jobs.values():
-                target.error = err.human()
+                target.error, target.error_status = err.human(), err.status
                 if watched is not None:
                     status = target.job.status if target.job else JobStatus.UNKNOWN
                     target.due = self.clock() + max(INTERVALS.get(status, 10.0), 2.0)
@@ -179,7 +180,7 @@ class Scheduler:
 
     def _absorb(self, watched: Watched, job: Job, new_lines: list[str]) -> None:
         previous = watched.job.status if watched.job else None
-        watched.job, watched.error = job, None
+        watched.job, watched.error, watched.error_status = job, None, None
         # "Finished now" means we saw it end: a job that was already over at its first poll rings no bell.
         finished_now = job.status.finished and previous is not None and not previous.finished
         self.on_update(Update(watched, new_lines, previous != job.status, finished_now))

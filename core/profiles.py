@@ -175,7 +175,7 @@ def _parse(entry: Any, index: int, settings: Settings, env: dict[str, str], wher
         raise fail("key_env is the NAME of an environment variable (like XPULINK_API_KEY), not a key", "key_env")
     api_key, origin = env.get(key_env) or None, f"${key_env}"
     if not api_key and entry.get("api_key"):
-        api_key, origin = str(entry["api_key"]), f"{settings.path}: providers[{index}].api_key"
+        api_key, origin = str(entry["api_key"]), f"{where}: providers[{index}].api_key"
     form = entry.get("hyperparameters_form") or "method"
     if form not in ("method", "hyperparameters"):
         raise fail("hyperparameters_form is 'method' (the current standard) or 'hyperparameters' (older)",

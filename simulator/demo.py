@@ -1,4 +1,5 @@
-"""Demo content: files, jobs in every state (one RUNNING), a RUNNING deployment, and the answer key.
+"""Demo content: files, jobs in every state (one RUNNING), a RUNNING deployment, and the answer key —
+on the simulated Bailian (DashScope) and, beside it, a simulated XPULink (OpenAI-compatible) service.
 
 Seeding replays history on the simulator's own clock — it winds the clock back, creates and cancels
 things at the moments they would have happened, and winds it forward again — so every object comes out
@@ -10,10 +11,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bailian_tui.core.data.converters import medqa
 from bailian_tui.simulator.state import SimState
 
 DEMO_KEY = "sk-bailian-tui-demo"
+XPULINK_LABEL, BAILIAN_LABEL = "XPULink (simulated)", "Bailian (simulated)"
+# The LoRA extension XPULink's example sends (shared/reference/openai-ft-api.md).
+XPULINK_EXTRA = ["learning_rate", "lora_r", "lora_alpha", "lora_dropout"]
+
+# What a user's conversion of MedQA uploads: the documented ChatML sample (system prompt, "选项：" layout,
+# "答案是 X. text"). Written here rather than imported from the client, which the simulator never imports;
+# tests/test_contracts.py checks it equals the client's converter output.
+_SYSTEM = "你是一个专业的医学助手，擅长回答医学选择题。请根据题目和选项，给出正确答案。"
+
+
+def medqa_chatml_lines(records) -> list[str]:
+    lines = []
+    for record in records:
+        options = record["options"]
+        idx = str(record["answer_idx"]).strip()
+        user = f"{str(record['question']).strip()}\n\n选项：\n" + "\n".join(f"{k}. {v}" for k, v in options.items())
+        lines.append(json.dumps({"messages": [
+            {"role": "system", "content": _SYSTEM}, {"role": "user", "content": user},
+            {"role": "assistant", "content": f"答案是 {idx}. {record.get('answer') or options[idx]}"}]},
+            ensure_ascii=False))
+    return lines
 
 
 def datasets_root() -> Path:
@@ -23,14 +44,11 @@ def datasets_root() -> Path:
 
 
 def _medqa_chatml(path: Path) -> bytes:
-    lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        if raw.strip():
-            lines.append(json.dumps(medqa.convert(json.loads(raw)), ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode()
+    records = [json.loads(raw) for raw in path.read_text(encoding="utf-8").splitlines() if raw.strip()]
+    return ("\n".join(medqa_chatml_lines(records)) + "\n").encode()
 
 
-def load_knowledge(state: SimState, root: Path) -> None:
+def load_knowledge(state, root: Path) -> None:
     """The right answers of the shipped MedQA splits, so that evaluations have something to measure."""
     for path in sorted((root / "MedQA").rglob("*.jsonl")):
         for raw in path.read_text(encoding="utf-8").splitlines():
@@ -84,16 +102,99 @@ def seed(state: SimState, root: Path | None = None) -> None:
     state.job(done)  # settle every job at the present moment
 
 
-def start_demo(speed: float = 1.0, port: int = 0):
-    """A seeded simulator serving on loopback, for ``bailian-tui --demo``. Returns the running server.
+def seed_openai(state, root: Path | None = None) -> None:
+    """The XPULink side of the demo: the same MedQA split uploaded, a finished LoRA job on qwen3-32b with
+    XPULink's hyper-parameters, a failed one (too few samples) and one still training."""
+    root = root or datasets_root()
+    mainland = root / "MedQA/questions/Mainland/4_options"
+    clock = state.clock
+    load_knowledge(state, root)
+    train = _medqa_chatml(mainland / "train.jsonl")
+    dev = _medqa_chatml(mainland / "dev.jsonl")
+    clock.advance(-3600)
+    f_train = state.upload("mainland_4opt_train.jsonl", train, "fine-tune")
+    f_dev = state.upload("mainland_4opt_dev.jsonl", dev, "fine-tune")
+    hp = {"n_epochs": 3, "batch_size": 4, "learning_rate": 5e-5, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05}
+    state.create_job({"model": "qwen3-32b", "training_file": f_train.id, "validation_file": f_dev.id,
+                      "suffix": "medqa-lora", "hyperparameters": hp, "metadata": {"bt_request": "bt-demo-xpu-1"}})
+    clock.advance(900)
+    state.create_job({"model": "qwen3-32b", "training_file": f_dev.id, "suffix": "too-small",
+                      "hyperparameters": hp, "metadata": {"bt_request": "bt-demo-xpu-2"}})
+    clock.advance(3600 - 900 - 20)
+    # Long enough to watch beside the Bailian one.
+    state.create_job({"model": "qwen3-32b", "training_file": f_train.id, "validation_file": f_dev.id,
+                      "suffix": "medqa-r16", "metadata": {"bt_request": "bt-demo-xpu-3"},
+                      "hyperparameters": {**hp, "n_epochs": 12, "lora_r": 16, "lora_alpha": 32}})
+    clock.advance(20)
+    state.job(next(iter(state.jobs)))  # settle every job at the present moment
 
-    Its clock keeps wall time (so "created 5 s ago" is true) but epochs last 6 s: a new job trains in
-    well under a minute once the demo's queue ahead of it has drained (about a minute and a half).
+
+class DemoServer:
+    """Both simulated services of ``--demo``: ``dashscope`` (Bailian) and ``openai`` (XPULink)."""
+
+    def __init__(self, dashscope, openai) -> None:
+        self.dashscope, self.openai = dashscope, openai
+        self.state = dashscope.state  # the DashScope side, as before (tests, scripts)
+
+    @property
+    def base_url(self) -> str:
+        return self.dashscope.base_url
+
+    @property
+    def port(self) -> int:
+        return self.dashscope.port
+
+    def stop(self) -> None:
+        self.openai.stop()
+        self.dashscope.stop()
+
+
+def start_demo(speed: float = 1.0, port: int = 0, clock=None) -> DemoServer:
+    """Seeded simulators serving on loopback, for ``bailian-tui --demo``. Returns the running servers.
+
+    Their shared clock keeps wall time (so "created 5 s ago" is true) but epochs last 6 s: a new job
+    trains in well under a minute once the demo's queue ahead of it has drained (about a minute and a
+    half). The XPULink side takes half a second a step.
     """
     from bailian_tui.simulator.clock import SimClock
+    from bailian_tui.simulator.openai_server import OpenAISimServer
+    from bailian_tui.simulator.openai_state import OpenAIState
     from bailian_tui.simulator.server import SimServer
     from bailian_tui.simulator.state import SimConfig
 
-    state = SimState(SimClock(speed=speed), SimConfig(epoch_seconds=6.0), api_key=DEMO_KEY)
+    clock = clock or SimClock(speed=speed)
+    state = SimState(clock, SimConfig(epoch_seconds=6.0), api_key=DEMO_KEY)
     seed(state)
-    return SimServer(state, port=port).start()
+    xpulink = OpenAIState(clock, api_key=DEMO_KEY)
+    seed_openai(xpulink)
+    return DemoServer(SimServer(state, port=port).start(), OpenAISimServer(xpulink).start())
+
+
+def demo_profiles(servers: DemoServer) -> list[dict]:
+    """The two profiles the demo shows (the config's ``providers:`` shape; the key is the demo's own)."""
+    return [
+        {"name": "bailian", "kind": "dashscope", "label": BAILIAN_LABEL, "base_url": servers.dashscope.base_url,
+         "api_key": DEMO_KEY, "badge": "BL"},
+        {"name": "xpulink", "kind": "openai", "label": XPULINK_LABEL, "base_url": servers.openai.base_url,
+         "api_key": DEMO_KEY, "key_env": "XPULINK_API_KEY", "hyperparameters_form": "hyperparameters",
+         "extra_hyperparameters": list(XPULINK_EXTRA), "models": ["qwen3-32b", "qwen3-14b", "qwen3-8b"],
+         "pricing": {"currency": "CNY", "per_1k_tokens": {"qwen3-32b": 0.04, "qwen3-14b": 0.03, "qwen3-8b": 0.006}},
+         "badge": "XPU", "requests_per_second": 2.0},
+    ]
+
+
+def point_at_demo(settings, server) -> None:
+    """Demo mode: the simulator's URL and key win over any config, and state goes to a demo store."""
+    settings.values["dashscope.base_url"] = server.base_url
+    settings.values["dashscope.api_key"] = DEMO_KEY
+    settings.values["dashscope.workspace"] = None
+    settings.values["paths.state_dir"] = str(settings.state_dir / "demo")
+    settings.origins["dashscope.base_url"] = settings.origins["dashscope.api_key"] = "--demo"
+    settings.demo = True
+    if getattr(server, "openai", None) is not None:  # both simulated services: two profiles
+        settings.values["providers"] = demo_profiles(server)
+        settings.values["default_profile"] = "bailian"
+        settings.origins["providers"] = settings.origins["default_profile"] = "--demo"
+    store = settings.state_dir / "state.db"
+    for suffix in ("", "-wal", "-shm"):  # each demo starts from a fresh simulator: old ids mean nothing
+        store.with_name(store.name + suffix).unlink(missing_ok=True)

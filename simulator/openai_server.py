@@ -116,7 +116,9 @@ def list_files(h: _Handler, _body: Any) -> tuple[int, dict]:
     limit = _limit(h, 10000, 10000)
     order = h.query.get("order", "desc")
     with state.lock:
-        files = sorted(state.files.values(), key=lambda f: (f.created, f.id), reverse=order != "asc")
+        files = sorted(state.files.values(), key=lambda f: f.created)  # stable: ties stay in upload order
+        if order != "asc":
+            files.reverse()
         if h.query.get("purpose"):
             files = [f for f in files if f.purpose == h.query["purpose"]]
         items = [f.api(state.clock) for f in files]
@@ -165,7 +167,7 @@ def list_jobs(h: _Handler, _body: Any) -> tuple[int, dict]:
     wanted = {m.group(1): v for k, v in h.query.items() if (m := re.fullmatch(r"metadata\[(.+)\]", k))}
     with state.lock:
         state._advance()
-        jobs = sorted(state.jobs.values(), key=lambda j: (j.created, j.id), reverse=True)
+        jobs = sorted(state.jobs.values(), key=lambda j: j.created)[::-1]  # newest first, ties by creation
         jobs = [j for j in jobs if all(j.metadata.get(k) == v for k, v in wanted.items())]
         items = [state.job_api(j) for j in jobs]
     return 200, _cursor_page(items, h.query.get("after"), limit)

@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from bailian_tui.core.hyperparams import SUPPORT_MATRIX, defaults_for
-from bailian_tui.core.jobform import split_counts
+# The server's own copy of the rules (from the reference), never the client's: see dashscope_contract.
+from bailian_tui.simulator.dashscope_contract import SUPPORT_MATRIX, defaults_for, split_counts
 from bailian_tui.simulator.clock import SimClock
 from bailian_tui.simulator.training import Plan, plan_failure, plan_training
 

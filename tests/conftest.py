@@ -77,7 +77,7 @@ def manual_demo(tmp_path):
     from bailian_tui.core import config
     from bailian_tui.simulator.demo import DEMO_KEY, seed
     from bailian_tui.tui.app import BailianApp
-    from bailian_tui.tui.headless import point_at_demo
+    from bailian_tui.simulator.demo import point_at_demo
 
     clock = SimClock(manual=True)
     state = SimState(clock, api_key=DEMO_KEY)

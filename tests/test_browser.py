@@ -13,7 +13,7 @@ from bailian_tui.simulator.demo import start_demo
 from tests.conftest import DATASETS, SHARED
 from tests.test_app_demo import wait_for
 from bailian_tui.tui.app import BailianApp
-from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.simulator.demo import point_at_demo
 from bailian_tui.tui.widgets.records import RecordList
 
 

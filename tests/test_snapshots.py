@@ -17,7 +17,7 @@ from bailian_tui.simulator.demo import DEMO_KEY, seed
 from tests.conftest import DATASETS
 from bailian_tui.tui import format as tui_format
 from bailian_tui.tui.app import BailianApp
-from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.simulator.demo import point_at_demo
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 START = datetime(2026, 3, 2, 9, 30, 0)

@@ -60,9 +60,28 @@ class BailianApp(App):
         return self.current_service is not None
 
     def on_mount(self) -> None:
+        self._end_on_signals()
         if self.open_path is not None:
             self.switch_mode("datasets")
         self._load_core()
+
+    def _end_on_signals(self) -> None:
+        """SIGINT/SIGTERM/SIGHUP (a dropped SSH connection) end the app the normal way — terminal restored,
+        exit code 128 + signal (docs/signals.md). Not in headless runs (Pilot tests)."""
+        import signal
+        import threading
+
+        if self.is_headless or threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
 
     def datasets_root(self) -> Path:
         """The browser's folder: PATH from the command line, else paths.datasets_dir, else the samples."""

@@ -208,26 +208,7 @@ class OpenAIProvider(ProviderBase):
 
     def request_body(self, request: JobRequest) -> dict:
         """The JSON the create sends: the standard ``method`` form or the older ``hyperparameters`` one."""
-        method = METHODS.get(request.training_type)
-        if method is None:
-            raise PlatformError(f"{self.info.label} trains 'supervised' or 'dpo', not {request.training_type!r}",
-                                operation="create fine-tune")
-        if len(request.training_file_ids) != 1 or len(request.validation_file_ids) > 1:
-            raise PlatformError(f"{self.info.label} takes one training file and at most one validation file; "
-                                "merge the files into one and upload it", operation="create fine-tune")
-        body: dict[str, Any] = {"model": request.model, "training_file": request.training_file_ids[0]}
-        if request.validation_file_ids:
-            body["validation_file"] = request.validation_file_ids[0]
-        if request.model_name:
-            body["suffix"] = request.model_name
-        if request.job_name and self.metadata:
-            body["metadata"] = {TAG: request.job_name}
-        hp = {k: v for k, v in request.hyper_parameters.items() if v not in (None, "")}
-        if self.hyperparameters_form == "hyperparameters" and method == "supervised":
-            body["hyperparameters"] = hp
-        else:
-            body["method"] = {"type": method, method: {"hyperparameters": hp}}
-        return body
+        return build_body(request, form=self.hyperparameters_form, metadata=self.metadata, label=self.info.label)
 
     def _job(self, obj: Any) -> Job:
         d = obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
@@ -252,8 +233,9 @@ class OpenAIProvider(ProviderBase):
         body = self.request_body(request)
         extra = {k: body[k] for k in ("method", "hyperparameters") if k in body}
         plain = {k: v for k, v in body.items() if k not in extra}
-        # Jobs that existed before the attempt: a service that drops metadata is matched by what it keeps.
-        before = {j.job_id for j in (await self.list_jobs(1, 100)).items}
+        # Our metadata tag is unique. A service that drops metadata is matched by what it keeps (model,
+        # file, suffix) among the jobs that were not there before the attempt.
+        before = set() if self.metadata else {j.job_id for j in (await self.list_jobs(1, 100)).items}
 
         async def send() -> Job:
             return self._job(await self._client.fine_tuning.jobs.create(**plain, extra_body=extra or None))
@@ -408,6 +390,30 @@ class OpenAIProvider(ProviderBase):
                         yield choice.delta.content
         except (openai.APIError, OSError) as exc:
             raise self._error(exc, "chat") from None
+
+
+def build_body(request: JobRequest, *, form: str = "method", metadata: bool = True, label: str = "the service") -> dict:
+    """A create request for an OpenAI-compatible service (no network: previews and dry runs use it too)."""
+    method = METHODS.get(request.training_type)
+    if method is None:
+        raise PlatformError(f"{label} trains 'supervised' or 'dpo', not {request.training_type!r}",
+                            operation="create fine-tune")
+    if len(request.training_file_ids) != 1 or len(request.validation_file_ids) > 1:
+        raise PlatformError(f"{label} takes one training file and at most one validation file; "
+                            "merge the files into one and upload it", operation="create fine-tune")
+    body: dict[str, Any] = {"model": request.model, "training_file": request.training_file_ids[0]}
+    if request.validation_file_ids:
+        body["validation_file"] = request.validation_file_ids[0]
+    if request.model_name:
+        body["suffix"] = request.model_name
+    if request.job_name and metadata:
+        body["metadata"] = {TAG: request.job_name}
+    hp = {k: v for k, v in request.hyper_parameters.items() if v not in (None, "")}
+    if form == "hyperparameters" and method == "supervised":
+        body["hyperparameters"] = hp
+    else:
+        body["method"] = {"type": method, method: {"hyperparameters": hp}}
+    return body
 
 
 def render_event(d: dict) -> str:
