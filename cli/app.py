@@ -19,6 +19,7 @@ commands:
   jobs list|get|logs|watch|create|cancel|delete|checkpoints|export
   deployments list|get|create|scale|delete
   chat, capability, eval, config show|validate, sim
+  local recipes|new|list|logs|cancel|adopt|export|check   fine-tunes on this machine's GPUs (Unsloth)
 
 global options work before or after the command:
   bailian-tui --json jobs list          bailian-tui jobs list --json
@@ -67,7 +68,7 @@ class Context:
             self._closers.append(self._demo.stop)
             point_at_demo(settings, self._demo)
         profile = self.profile()
-        if not profile.has_key:
+        if not profile.has_key and profile.kind != "local":  # local runs need no key
             where = f"${profile.key_env}" if profile.key_env else "its key"
             extra = f" (or dashscope.api_key in {settings.path or default_config()})" if profile.implicit else ""
             raise UsageError(f"no API key for profile {profile.name}: set {where}{extra}, "
@@ -97,7 +98,8 @@ class Context:
 
         settings = self.remote_settings()
         profile = self.profile()
-        store = Store(settings.state_dir / "state.db", endpoint=profile.base_url or "default")
+        endpoint = profile.base_url or ("default" if profile.kind != "local" else f"{profile.name}:local")
+        store = Store(settings.state_dir / "state.db", endpoint=endpoint)
         return Service(self.platform(), store)
 
     def close(self) -> None:
@@ -178,7 +180,7 @@ def write_options(parser: argparse.ArgumentParser, confirm: bool = True) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bailian_tui.cli import data, remote
+    from bailian_tui.cli import data, local, remote
 
     parser = argparse.ArgumentParser(
         prog="bailian-tui", formatter_class=_Formatter, epilog=EPILOG,
@@ -190,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     opener.add_argument("path", nargs="?")
     data.add_parsers(sub)
     remote.add_parsers(sub)
+    local.add_parsers(sub)
     return parser
 
 

@@ -70,9 +70,7 @@ def provider(ctx: Context):
     from bailian_tui.core import profiles
     from bailian_tui.core.config import ConfigError
 
-    settings = ctx.settings
-    if ctx.args.demo:
-        return _demo_provider(ctx)
+    settings = ctx.remote_settings() if ctx.args.demo else ctx.settings
     try:
         every = profiles.profiles(settings)
     except ConfigError as err:
@@ -82,24 +80,15 @@ def provider(ctx: Context):
     if not local:
         named = f"profile {wanted!r} is not a local profile" if wanted else "no local profile in the config"
         raise UsageError(f"{named}; {EXAMPLE_PROFILE}")
-    made = profiles.open_provider(local[0], settings)
-    ctx._closers.append(lambda: asyncio.run(made.aclose()))
+    made = profiles.open_provider(local[0], settings, **({"stand_in_pace": 0.2} if ctx.args.demo else {}))
+    ctx._closers.append(lambda: asyncio.run(made.aclose()))  # closers run last-in first-out
+    if ctx.args.demo:  # the demo's runs: a finished one and one training, stopped when the command ends
+        from bailian_tui.core.providers.local import seed_demo, stop_all
+        from bailian_tui.simulator.demo import datasets_root
+
+        asyncio.run(seed_demo(made, datasets_root()))
+        ctx._closers.append(lambda: stop_all(made))
     return made
-
-
-def _demo_provider(ctx: Context):
-    from bailian_tui.core.providers.base import ProviderInfo
-    from bailian_tui.core.providers.local import LocalProvider
-    from bailian_tui.core.store import Store
-
-    state = ctx.settings.state_dir / "demo"
-    store = Store(state / "state.db", endpoint="local")
-    ctx._closers.append(store.close)
-    import sys
-
-    return LocalProvider(ProviderInfo("gpu-demo", "local", "local GPU (stand-in)", None, badge="GPU"),
-                         python=sys.executable, runs_dir=state / "runs", store=store, stand_in=True,
-                         stand_in_pace=0.2)
 
 
 def _job_row(job) -> dict:
@@ -144,6 +133,21 @@ def _fields(pairs: list[str]) -> dict:
             raise UsageError(f"--set {pair!r}: write FIELD=VALUE, e.g. --set lora_r=32")
         values[name.strip()] = value.replace("\\n", "\n")
     return values
+
+
+def jobs_create_local(ctx: Context) -> int:
+    """``jobs create --profile LOCAL``: --training-type is the recipe, --train the data file, --set its fields."""
+    a = ctx.args
+    if a.spec:
+        raise UsageError("a local profile takes no job YAML: use --training-type RECIPE --train FILE --set FIELD=VALUE "
+                         "(or bailian-tui local new)")
+    if len(a.train) != 1 or len(a.validation) > 1:
+        raise UsageError("a local run trains on one data file (--train FILE) with at most one --validation FILE")
+    fields = list(a.hp) + ([f"model={a.model}"] if a.model else [])
+    ctx.args = argparse.Namespace(**{**vars(a), "recipe": a.training_type or "sft-chatml", "data": a.train[0],
+                                     "validation": a.validation[0] if a.validation else None,
+                                     "name": a.job_name, "fields": fields, "no_start": False})
+    return _new(ctx)
 
 
 def _new(ctx: Context) -> int:

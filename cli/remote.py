@@ -629,6 +629,10 @@ def _jobs_create(ctx: Context) -> int:
 
     a = ctx.args
     profile = ctx.profile()
+    if profile.kind == "local":  # a run on this machine: a recipe, a data file read in place, no upload
+        from bailian_tui.cli.local import jobs_create_local
+
+        return jobs_create_local(ctx)
     openai = profile.kind == "openai"
     spec = load_spec(Path(a.spec), profile.kind) if a.spec else {}
     where = a.spec or "jobs create"

@@ -262,7 +262,7 @@ def request_cancel(info: RunInfo) -> bool:
 
 
 def signal_group(info: RunInfo, sig: int) -> bool:
-    if not info.pid or not group_alive(info.pid, info.start_ticks, info.boot_id):
+    if info.pid <= 1 or not group_alive(info.pid, info.start_ticks, info.boot_id):
         return False
     try:
         os.killpg(info.pid, sig) if not info.adopted else os.kill(info.pid, sig)
