@@ -141,6 +141,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="a converted test split, e.g. datasets/MedQA_BaiLian/mainland_4opt_test.jsonl")
     p.add_argument("--model", required=True, help="a deployed model or any base model")
     p.add_argument("--baseline", help="a second model to compare with (e.g. the base model)")
+    p.add_argument("--model-profile", metavar="NAME", help="profile that serves --model (default: --profile)")
+    p.add_argument("--baseline-profile", metavar="NAME",
+                   help="profile that serves --baseline, e.g. compare a Bailian fine-tune with an XPULink one")
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
 
@@ -942,9 +945,25 @@ def _capability(ctx: Context) -> int:
 def _eval(ctx: Context) -> int:
     from bailian_tui.core.evaluate import evaluate, results_path
 
+    from bailian_tui.core import profiles
+    from bailian_tui.core.config import ConfigError
+    from bailian_tui.core.providers.base import ChatRouter
+
     a = ctx.args
     models = [a.model] + ([a.baseline] if a.baseline else [])
-    platform = ctx.platform()
+    ctx.remote_settings()
+    default = ctx.platform()
+    routes = {}
+    for model, name in ((a.model, getattr(a, "model_profile", None)), (a.baseline, getattr(a, "baseline_profile", None))):
+        if model and name:
+            try:
+                profile = profiles.pick(ctx.settings, name)
+            except ConfigError as err:
+                raise UsageError(str(err)) from None
+            if not profile.has_key:
+                raise UsageError(f"no API key for profile {profile.name}: set ${profile.key_env}")
+            routes[model] = profiles.open_provider(profile, ctx.settings)
+    platform = ChatRouter(routes, default) if routes else default
     from bailian_tui.cli.data import progress
 
     async def go(bar):

@@ -145,3 +145,28 @@ def command_line(request: JobRequest) -> str:
     if rest:
         line += f"\n# not expressible with the dashscope CLI (use the API body): {', '.join(rest)}"
     return line
+
+
+def fitted_batch_size(samples: int | None, hp: dict, has_validation: bool, preferred: int) -> int:
+    """The largest batch size up to ``preferred`` (a power of two, in the platform's range) that leaves more
+    training samples after the validation split than the batch — the gate in ``check``. A small demo file
+    with the default 16 would otherwise be refused."""
+    low, high = BATCH_SIZE_RANGE
+    if samples is None:
+        return preferred
+    training, _ = split_counts(samples, hp, has_validation)
+    size = min(preferred, high)
+    while size > low and size >= training:
+        size //= 2
+    return max(size, low)
+
+
+def recommended(training_type: str, model: str, samples: int | None, hp: dict, has_validation: bool) -> dict:
+    """The documented recommendations plus a batch size that passes the gate for this file."""
+    from bailian_tui.core.hyperparams import defaults_for, recommended_for
+
+    values = recommended_for(training_type, model, samples)
+    preferred = int(defaults_for(training_type, model).get("batch_size", 16))
+    merged = {**hp, **values}
+    values["batch_size"] = fitted_batch_size(samples, merged, has_validation, preferred)
+    return values

@@ -37,7 +37,7 @@ async def test_demo_lists_jobs_over_http(demo_app):
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one("#jobs", DataTable)
         await wait_for(lambda: table.row_count >= 7, pilot)
-        statuses = {str(table.get_row_at(i)[4]) for i in range(table.row_count)}
+        statuses = {str(table.get_row_at(i)[2]).split()[-1] for i in range(table.row_count)}
         assert {"SUCCEEDED", "FAILED", "CANCELED", "RUNNING"} <= statuses
         assert server.state.requests > 0
 
@@ -50,15 +50,21 @@ async def test_places_files_delete_and_help(demo_app):
             assert app.screen.TITLE_TEXT == title
         await pilot.press("f")
         table = app.screen.query_one("#files", DataTable)
-        await wait_for(lambda: table.row_count == 3, pilot)
-        name = str(table.get_row_at(0)[0])
-        await pilot.press("x")
+        # Files of both demo profiles: three on Bailian, two on XPULink (their ids say "xpulink:")
+        await wait_for(lambda: table.row_count == 5, pilot)
+        ids = [str(table.get_row_at(i)[2]) for i in range(5)]
+        assert sum(i.startswith("xpulink:file-") for i in ids) == 2
+        table.move_cursor(row=ids.index(next(i for i in ids if i.startswith("xpulink:"))))
+        await pilot.press("delete")
         assert "Delete the remote file" in str(app.screen.query_one("#confirm-question").render())
         await pilot.press("n")  # cancelled: nothing happens
-        assert len(server.state.files) == 3
-        await pilot.press("x", "y")
-        await wait_for(lambda: table.row_count == 2, pilot)
-        assert name not in {f.name for f in server.state.files.values()}
+        def uploads():  # result CSVs of finished jobs are files too, but not fine-tune data
+            return [f for f in server.openai.state.files.values() if f.purpose == "fine-tune"]
+
+        assert len(uploads()) == 2
+        await pilot.press("delete", "y")  # routed to the profile the file lives on
+        await wait_for(lambda: table.row_count == 4, pilot)
+        assert len(uploads()) == 1 and len(server.state.files) == 3
         await pilot.press("question_mark")
         assert type(app.screen).__name__ == "HelpScreen"
         await pilot.press("escape")

@@ -66,12 +66,12 @@ async def test_findings_filter_and_convert_report_jump(tmp_path, demo):
     async with app.run_test(size=(120, 40)) as pilot:
         records = app.screen.query_one("#records", RecordList)
         await wait_for(lambda: records.row_count == 30 and app.screen.converter is not None, pilot)
-        await pilot.press("e")
+        await pilot.press("exclamation_mark")
         await wait_for(lambda: records.rows == [4, 9], pilot)
         assert "will not train" in conversation_text(app)
-        await pilot.press("e")
+        await pilot.press("exclamation_mark")
         assert records.rows is None and records.row_count == 30
-        await pilot.press("c")
+        await pilot.press("C")
         await pilot.click("#convert-run")
         table = app.screen.query_one("#convert-findings", DataTable)
         await wait_for(lambda: table.row_count >= 2, pilot)
@@ -88,7 +88,7 @@ async def test_stats_histogram(tmp_path, demo):
     async with app.run_test(size=(120, 40)) as pilot:
         records = app.screen.query_one("#records", RecordList)
         await wait_for(lambda: records.row_count == 30 and app.screen.converter is not None, pilot)
-        await pilot.press("s")
+        await pilot.press("h")
         histogram = app.screen.query_one("#histogram")
         await wait_for(lambda: "30 samples" in str(histogram.render()), pilot)
         assert "█" in str(histogram.render())
@@ -102,7 +102,7 @@ async def test_convert_then_upload_dedupes_and_copies(tmp_path, demo):
     async with app.run_test(size=(120, 40)) as pilot:
         records = app.screen.query_one("#records", RecordList)
         await wait_for(lambda: records.row_count == 20 and app.screen.converter is not None, pilot)
-        await pilot.press("c")
+        await pilot.press("C")
         await pilot.click("#convert-run")
         output = tmp_path / "data_BaiLian" / "train.jsonl"
         await wait_for(lambda: output.exists(), pilot)
@@ -115,7 +115,7 @@ async def test_convert_then_upload_dedupes_and_copies(tmp_path, demo):
         await wait_for(lambda: getattr(app.screen, "state", "") == "done", pilot)
         assert len(demo.state.files) == files_before + 1
         file_id = app.screen.file_id
-        await pilot.press("c")
+        await pilot.press("C")
         await pilot.press("escape")
         await pilot.press("u")
         await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)

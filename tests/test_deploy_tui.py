@@ -8,7 +8,7 @@ from tests.test_app_demo import wait_for
 
 
 def status_of(table: DataTable, key: str) -> str:
-    return str(table.get_row_at(table.get_row_index(key))[2])
+    return str(table.get_row_at(table.get_row_index(key))[2]).split()[-1]
 
 
 async def test_deploy_scale_delete(manual_demo):
@@ -18,7 +18,7 @@ async def test_deploy_scale_delete(manual_demo):
         await pilot.press("p")
         table = app.screen.query_one("#deployments", DataTable)
         await wait_for(lambda: table.row_count == 1, pilot)
-        await pilot.press("a")
+        await pilot.press("D")
         select = app.screen.query_one("#deploy-model", Select)
         await wait_for(lambda: select.value != Select.NULL, pilot)
         model = str(select.value)
@@ -36,7 +36,7 @@ async def test_deploy_scale_delete(manual_demo):
         screen.action_refresh()
         await wait_for(lambda: status_of(table, name) == "RUNNING", pilot)
         table.move_cursor(row=table.get_row_index(name))
-        await pilot.press("s")
+        await pilot.press("S")
         box = app.screen.query_one("#prompt-input", Input)
         box.value = "3"
         await pilot.press("enter")
@@ -44,7 +44,7 @@ async def test_deploy_scale_delete(manual_demo):
         clock.advance(10)
         screen.action_refresh()
         await wait_for(lambda: str(table.get_row_at(table.get_row_index(name))[3]) == "3", pilot)
-        await pilot.press("x")
+        await pilot.press("delete")
         assert name in str(app.screen.query_one("#confirm-question").render())
         await pilot.press("y")
         await wait_for(lambda: server.state.deployments.get(name) is None or
@@ -104,19 +104,19 @@ async def test_checkpoints_export_and_deploy_from_the_job_list(manual_demo):
         await app.service()
         table = app.screen.query_one("#jobs", DataTable)
         await wait_for(lambda: table.row_count == 7, pilot)
-        succeeded = [i for i in range(table.row_count) if str(table.get_row_at(i)[4]) == "SUCCEEDED"]
+        succeeded = [i for i in range(table.row_count) if str(table.get_row_at(i)[2]).endswith("SUCCEEDED")]
         table.move_cursor(row=succeeded[-1])
-        await pilot.press("k")
+        await pilot.press("K")
         ckpts = app.screen.query_one("#ckpt-table", DataTable)
         await wait_for(lambda: ckpts.row_count == 3, pilot)
-        await pilot.press("e")
+        await pilot.press("E")
         await pilot.press("enter")
         job_id = app.screen.job_id
         await wait_for(lambda: any(j.exports for j in server.state.jobs.values()), pilot)
         clock.advance(10)
         await pilot.press("r")
         await wait_for(lambda: "SUCCEEDED" in str(ckpts.get_row_at(0)[3]), pilot)
-        await pilot.press("a")
+        await pilot.press("D")
         select = app.screen.query_one("#deploy-model", Select)
         await wait_for(lambda: select.value == f"{job_id}-checkpoint-{str(ckpts.get_row_at(0)[1])}", pilot)
         await pilot.click("#deploy-go")

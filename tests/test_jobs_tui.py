@@ -5,12 +5,19 @@ from __future__ import annotations
 from textual.widgets import DataTable, Log
 
 from tests.test_app_demo import wait_for
+from bailian_tui.tui.screens.jobs import COLUMNS
 from bailian_tui.tui.widgets.job_panel import JobPanel
+
+STATUS = COLUMNS.index("status")
+
+
+def status_at(table: DataTable, row: int) -> str:
+    return str(table.get_row_at(row)[STATUS]).split()[-1]  # "✗ FAILED" → "FAILED"
 
 
 def row_of(table: DataTable, status: str) -> int:
     for index in range(table.row_count):
-        if str(table.get_row_at(index)[4]) == status:
+        if status_at(table, index) == status:
             return index
     raise AssertionError(f"no {status} row")
 
@@ -34,7 +41,7 @@ async def test_watch_a_running_job_to_the_end(manual_demo):
         assert "→ qwen3-8b-ft-" in str(panel.query_one(".panel-status").render())
         assert "•" in str(panel.query_one(".panel-chart").render())
         assert "##FT_COMPLETE##" in str(panel.query_one(".panel-log").render())
-        await pilot.press("tab", "l")
+        await pilot.press("l")
         log = app.screen.query_one("#log", Log)
         await wait_for(lambda: log.line_count > 10, pilot)
         assert any("##FT_COMPLETE##" in line for line in log.lines)
@@ -53,7 +60,7 @@ async def test_cancel_from_the_job_list(manual_demo):
         await wait_for(lambda: server.state.jobs[job_id].status in ("CANCELING", "CANCELED"), pilot)
         clock.advance(10)
         await pilot.press("r")
-        await wait_for(lambda: str(table.get_row_at(table.get_row_index(job_id))[4]) == "CANCELED", pilot)
+        await wait_for(lambda: status_at(table, table.get_row_index(job_id)) == "CANCELED", pilot)
 
 
 async def test_log_view_follows_new_lines(manual_demo):

@@ -34,17 +34,17 @@ async def test_defaults_and_recommendations_match_the_documented_table(form_app)
         screen = app.screen
         defaults = defaults_for("sft", "qwen3-8b")
         for param in PARAMS:
-            boxes = list(screen.query(f"#hp-{param.name}").results(Input))
+            box = screen.query_one(f"#hp-{param.name}", Input)
             if param.applies_to("sft", "qwen3-8b"):
-                assert boxes and boxes[0].value == str(defaults[param.name]), param.name
+                assert box.parent.display and box.value == str(defaults[param.name]), param.name
             else:
-                assert not boxes, param.name  # LoRA fields only for LoRA types
+                assert not box.parent.display, param.name  # LoRA fields only for LoRA types
         assert "recommended 8192" in str(screen.query_one("#hp-max_length").parent.query_one(".hp-note").render())
         await pilot.press("ctrl+r")
         assert screen.query_one("#hp-max_length", Input).value == "8192"
         assert screen.query_one("#hp-n_epochs", Input).value == "3"
         screen.query_one("#job-type", Select).value = "efficient_sft"
-        await wait_for(lambda: bool(screen.query("#hp-lora_rank")), pilot)
+        await wait_for(lambda: screen.query_one("#row-lora_rank").display, pilot)
         assert screen.query_one("#hp-learning_rate", Input).value == "0.0001"
 
 
@@ -103,7 +103,7 @@ async def test_upload_on_the_spot_selects_the_new_file(form_app, tmp_path):
     convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_form(app, pilot)
-        await pilot.press("ctrl+u")
+        await pilot.press("ctrl+o")
         app.screen.query_one("#prompt-input", Input).value = str(converted)
         await pilot.press("enter")
         await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)
@@ -114,3 +114,67 @@ async def test_upload_on_the_spot_selects_the_new_file(form_app, tmp_path):
         await wait_for(lambda: len(form.files) == 4 and form.query_one("#job-train", Select).value != Select.NULL,
                        pilot)
         assert server.state.files[str(form.query_one("#job-train", Select).value)].name == "spot.jsonl"
+
+
+async def test_demo_file_submits_with_recommended_values(form_app, tmp_path):
+    """The demo path: the shipped MedQA sample, converted and uploaded; ctrl+r fits batch_size to its 20
+    records (16 after the split), the preview shows the dashscope line, the file id is on screen."""
+    app, server = form_app
+    from bailian_tui.core.data.convert import convert_file
+
+    converted = tmp_path / "train.jsonl"
+    convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        service = await app.service()
+        uploaded = await service.upload(converted)
+        await pilot.press("n")
+        screen = app.screen
+        await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
+        screen.query_one("#job-train", Select).value = uploaded.file.file_id
+        await wait_for(lambda: "must be more than batch_size 16" in problems_text(app), pilot)
+        assert uploaded.file.file_id in str(screen.query_one("#job-file-info").render())
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: "ready" in problems_text(app), pilot)
+        assert screen.query_one("#hp-batch_size", Input).value == "8"
+        await pilot.press("ctrl+t")
+        preview = screen.query_one("#job-preview")
+        assert screen.focused is preview and "dashscope" in str(screen.query_one("#job-preview-text").render())
+        await pilot.press("end")
+        assert preview.scroll_y == preview.max_scroll_y
+        await pilot.press("escape")  # closes the preview, stays on the form
+        assert preview.has_class("hidden") and app.screen is screen
+        jobs_before = len(server.state.jobs)
+        await pilot.press("ctrl+s", "y")
+        await wait_for(lambda: len(server.state.jobs) == jobs_before + 1, pilot)
+
+
+async def test_typed_values_survive_a_type_switch(form_app):
+    app, _ = form_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_form(app, pilot)
+        screen = app.screen
+        screen.query_one("#hp-n_epochs", Input).value = "5"
+        screen.query_one("#hp-learning_rate", Input).value = "3e-6"
+        screen.query_one("#job-type", Select).value = "efficient_sft"
+        await wait_for(lambda: screen.query_one("#row-lora_rank").display, pilot)
+        assert screen.query_one("#hp-n_epochs", Input).value == "5"  # kept: still valid
+        assert screen.query_one("#hp-learning_rate", Input).value == "0.0001"  # reset: off the LoRA order
+        help_text = str(screen.query_one("#job-help").render())
+        assert "kept n_epochs" in help_text and "reset learning_rate" in help_text
+
+
+async def test_deploy_plan_follows_the_training_type(form_app):
+    app, server = form_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.service()
+        await pilot.press("p")
+        await wait_for(lambda: app.screen.TITLE_TEXT == "Deployments", pilot)
+        await pilot.press("D")
+        select = app.screen.query_one("#deploy-model", Select)
+        await wait_for(lambda: select.value != Select.NULL, pilot)
+        types = {j.finetuned_output: j.training_type for j in server.state.jobs.values() if j.status == "SUCCEEDED"}
+        for model, training_type in types.items():
+            select.value = model
+            await pilot.pause()
+            plan = app.screen.query_one("#deploy-plan", Select).value
+            assert plan == ("lora" if training_type in ("efficient_sft", "dpo_lora") else ""), (model, training_type)

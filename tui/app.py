@@ -8,42 +8,36 @@ from typing import Awaitable, TypeVar
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding
 from textual.reactive import reactive
 
 from bailian_tui.core.config import Settings
 from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.commands import AppCommands
-from bailian_tui.tui.screens.files import FilesScreen
-from bailian_tui.tui.screens.help import HelpScreen
-from bailian_tui.tui.screens.jobs import JobsScreen
-from bailian_tui.tui.screens.datasets import DatasetsScreen
-from bailian_tui.tui.screens.new_job import NewJobScreen
-from bailian_tui.tui.screens.deployments import DeploymentsScreen
+from bailian_tui.tui.keymap import KEYMAP, PLACES
 
 T = TypeVar("T")
+
+
+def _screen(module: str, name: str):
+    from importlib import import_module
+
+    return getattr(import_module(f"bailian_tui.tui.screens.{module}"), name)
 
 
 class BailianApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live anywhere
     TITLE = "bailian-tui"
     COMMANDS = App.COMMANDS | {AppCommands}
-    MODES = {"datasets": DatasetsScreen, "files": FilesScreen, "new-job": NewJobScreen, "jobs": JobsScreen,
-             "deployments": DeploymentsScreen}
+    # Screens are imported on first visit: the first frame needs only the Jobs screen.
+    MODES = {"datasets": lambda: _screen("datasets", "DatasetsScreen")(),
+             "files": lambda: _screen("files", "FilesScreen")(),
+             "new-job": lambda: _screen("new_job", "NewJobScreen")(),
+             "jobs": lambda: _screen("jobs", "JobsScreen")(),
+             "deployments": lambda: _screen("deployments", "DeploymentsScreen")()}
     DEFAULT_MODE = "jobs"
-    PLACES = {  # mode: (key, title, what it is for)
-        "datasets": ("d", "Datasets", "browse local data, preview its conversion, validate, upload"),
-        "files": ("f", "Files", "remote files, quota, delete"),
-        "new-job": ("n", "New job", "hyperparameters and job creation"),
-        "jobs": ("j", "Jobs", "every job, live"),
-        "deployments": ("p", "Deployments", "deploy, scale, try, evaluate"),
-    }
-    BINDINGS = [
-        *[Binding(key, f"switch_mode('{mode}')", title, id=f"go-{mode}", tooltip=help_text)
-          for mode, (key, title, help_text) in PLACES.items()],
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key that works here"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave bailian-tui"),
-    ]
+    PLACES = PLACES
+    BINDINGS = KEYMAP["app"]
 
     connection_problem: reactive[str] = reactive("")
 
@@ -53,6 +47,7 @@ class BailianApp(App):
         self.current_service = None
         self._core_ready = asyncio.Event()
         self.scheduler = None
+        self.fleet = None
         self.job_listeners: set = set()
 
     @property
@@ -104,21 +99,29 @@ class BailianApp(App):
         tokens.encoding()
 
     def _connect(self) -> None:
-        from bailian_tui.core.platform import Platform
-        from bailian_tui.core.service import Service
-        from bailian_tui.core.store import Store
+        from bailian_tui.core import fleet as fleet_mod
+        from bailian_tui.core.config import ConfigError
 
-        from bailian_tui.core.monitor import Scheduler
-
-        store = Store(self.settings.state_dir / "state.db", endpoint=self.settings.base_url or "default")
-        self.current_service = Service(Platform.from_settings(self.settings), store)
-        self.scheduler = Scheduler(self.current_service.platform,
-                                   requests_per_second=self.settings.get("polling.requests_per_second"),
-                                   on_update=self._job_polled, on_throttle=self._throttled)
-        for job_id in store.watched():  # the watch list survives restarts
-            self.scheduler.watch(job_id)
+        # Every profile of the config (one, "bailian", when it has no providers: list): one service and one
+        # scheduler facade for the screens, each provider polled within its own request budget.
+        try:
+            self.fleet, self.current_service, self.scheduler = fleet_mod.for_app(
+                self.settings, on_update=self._job_polled,
+                on_throttle=lambda name, seconds: self._throttled(seconds, name))
+        except ConfigError as err:
+            self.connection_problem = str(err)
+            return
+        self.fleet.restore_watch_list()  # the watch lists survive restarts
         self._core_ready.set()
         self._run_scheduler()
+
+    def profile_label(self, object_id: str) -> str:
+        """The badge of the profile an id belongs to (empty with a single profile)."""
+        fleet = getattr(self, "fleet", None)
+        if fleet is None or len(fleet.members) < 2:
+            return ""
+        member = self.current_service.routing.member_for_id(object_id)
+        return member.profile.badge or member.name
 
     @work(group="scheduler", exit_on_error=False)
     async def _run_scheduler(self) -> None:
@@ -130,34 +133,42 @@ class BailianApp(App):
         if update.finished_now:
             job = update.watched.job
             self.bell()
-            if job.status.value == "SUCCEEDED":
+            if job.status is JobStatus.SUCCEEDED:
                 self.notify(f"{job.job_id} succeeded → {job.finetuned_output}", title="job finished", timeout=15)
             else:
                 self.notify(f"{job.job_id} {job.status.value}: {job.message or ''}", title="job finished",
-                            severity="error" if job.status.value == "FAILED" else "warning", timeout=15)
+                            severity="error" if job.status is JobStatus.FAILED else "warning", timeout=15)
         self.connection_problem = update.watched.error or ""
         for listener in list(self.job_listeners):
             listener.post_message(JobPolled(update))
 
-    def _throttled(self, seconds: float) -> None:
-        self.connection_problem = f"throttled (429): polling paused {seconds:.0f} s"
+    def _throttled(self, seconds: float, provider: str = "") -> None:
+        where = f"{provider} " if provider else ""
+        self.connection_problem = f"{where}throttled (429): polling paused {seconds:.0f} s"
 
     def watch_job(self, job_id: str) -> None:
-        self.scheduler.watch(job_id)
-        self.current_service.store.watch(job_id)
+        self.fleet.watch(job_id)
 
     def deploy_job(self, job) -> None:
         """Offer to deploy a job's fine-tuned model (from the job list or the watch view)."""
-        if job is None or job.status.value != "SUCCEEDED" or not job.finetuned_output:
+        if job is None or job.status is not JobStatus.SUCCEEDED or not job.finetuned_output:
             self.notify("only a succeeded job's model can be deployed", severity="warning")
+            return
+        routing = getattr(self.current_service, "routing", None)
+        if routing is not None and not routing.capabilities_for(job.job_id).deployments:
+            from bailian_tui.tui.screens.chat import ChatScreen
+
+            routing.models[job.finetuned_output] = routing.member_for_id(job.job_id).name
+            self.notify(f"{job.finetuned_output} is served directly, with no deployment step: try it here "
+                        "(Deployments lists it to evaluate)", timeout=8)
+            self.push_screen(ChatScreen(job.finetuned_output))
             return
         from bailian_tui.tui.screens.deploy_form import DeployScreen
 
         self.push_screen(DeployScreen(job.finetuned_output))
 
     def unwatch_job(self, job_id: str) -> None:
-        self.scheduler.unwatch(job_id)
-        self.current_service.store.unwatch(job_id)
+        self.fleet.unwatch(job_id)
 
     async def service(self):
         await self._core_ready.wait()
@@ -175,9 +186,10 @@ class BailianApp(App):
         return result
 
     def action_help(self) -> None:
+        from bailian_tui.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.screen))
 
     async def on_unmount(self) -> None:
         if self.current_service is not None:
-            await self.current_service.platform.aclose()
-            self.current_service.store.close()
+            await self.fleet.aclose()

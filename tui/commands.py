@@ -1,10 +1,17 @@
-"""The command palette: every action of the app, reachable by name."""
+"""The command palette: the places, and every action of the screen the palette was opened over."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
+
+from bailian_tui.tui.keymap import keys_label
+
+
+def screen_under_palette(app):
+    """While the palette is open it *is* app.screen; the screen a person was using lies beneath it."""
+    return next((s for s in reversed(app.screen_stack) if not isinstance(s, CommandPalette)), app.screen)
 
 
 class AppCommands(Provider):
@@ -12,12 +19,13 @@ class AppCommands(Provider):
         app = self.app
         for mode, (key, title, help_text) in app.PLACES.items():
             yield f"go to {title}", partial(app.switch_mode, mode), f"{help_text} ({key})"
-        screen = app.screen
+        screen = screen_under_palette(app)
         for binding in getattr(screen, "BINDINGS", []):
             action = getattr(binding, "action", None)
-            if action and hasattr(screen, f"action_{action}"):
+            name = action.split("(")[0] if action else ""
+            if name and hasattr(screen, f"action_{name}") and name != "back":
                 yield f"{title_of(screen)}: {binding.description.lower()}", \
-                    partial(screen.run_action, action), binding.tooltip or ""
+                    partial(screen.run_action, action), f"{binding.tooltip or ''} ({keys_label(binding.key)})"
         yield "show keys (help)", app.action_help, "every key that works here (?)"
         yield "quit", app.action_quit, "leave bailian-tui (q)"
 

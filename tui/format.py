@@ -6,15 +6,22 @@ from datetime import datetime
 
 from rich.text import Text
 
+# Colours are given as RGB that fall on distinct entries of the 16-colour palette: Textual maps the named
+# ANSI colours through its own terminal theme, where "yellow" is orange (→ bright red with 16 colours) and
+# "red" equals "magenta". Each status also carries a glyph, so nothing depends on colour (NO_COLOR, mono).
+WAITING, ACTIVE, GOOD, BAD, GOING, INERT = "#d7d700", "bold #00cdcd", "bold #00cd00", "bold #cd0000", "#cd00cd", "dim"
 STATUS_STYLES = {
-    "PENDING": "yellow", "QUEUING": "yellow", "RUNNING": "bold cyan", "CANCELING": "magenta",
-    "SUCCEEDED": "bold green", "FAILED": "bold red", "CANCELED": "dim", "UNKNOWN": "dim",
-    "DEPLOYING": "yellow", "UPDATING": "yellow", "DELETING": "magenta", "STOPPED": "dim",
+    "PENDING": ("◌", WAITING), "QUEUING": ("◌", WAITING), "RUNNING": ("▶", ACTIVE), "CANCELING": ("◍", GOING),
+    "SUCCEEDED": ("✓", GOOD), "FAILED": ("✗", BAD), "CANCELED": ("■", INERT), "UNKNOWN": ("?", INERT),
+    "DEPLOYING": ("◌", WAITING), "UPDATING": ("◌", WAITING), "DELETING": ("◍", GOING), "STOPPED": ("■", INERT),
 }
 
 
-def status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLES.get(status, ""))
+def status_text(status) -> Text:
+    """A status as glyph + word, coloured: `✗ FAILED`. Takes a JobStatus/DeploymentStatus or its value."""
+    value = getattr(status, "value", status)
+    glyph, style = STATUS_STYLES.get(value, ("·", ""))
+    return Text(f"{glyph} {value}", style=style)
 
 
 def now() -> datetime:
@@ -43,3 +50,23 @@ def size_text(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def middle(text: str, width: int) -> str:
+    """Shorten in the middle, keeping both ends: `样例_内科5000-6000.csv` → `样例_内科…6000.csv`."""
+    if width <= 1 or _cells(text) <= width:
+        return text
+    keep = width - 1
+    head, tail = text[: (keep + 1) // 2], text[-(keep // 2):] if keep // 2 else ""
+    while _cells(head) + _cells(tail) > keep and (head or tail):
+        if _cells(head) >= _cells(tail) and head:
+            head = head[:-1]
+        else:
+            tail = tail[1:]
+    return f"{head}…{tail}"
+
+
+def _cells(text: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(text)

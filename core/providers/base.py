@@ -248,6 +248,30 @@ def safe_text(value: Any, limit: int = 1000) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class ChatRouter:
+    """Chat with each model through the provider that serves it: an evaluation can compare a Bailian
+    fine-tune with an XPULink one on the same split. ``routes`` maps model ids to providers."""
+
+    def __init__(self, routes: dict[str, Any], default: Any) -> None:
+        self.routes, self.default = dict(routes), default
+
+    def provider_for(self, model: str) -> Any:
+        return self.routes.get(model, self.default)
+
+    async def chat(self, model: str, messages: list[dict], **parameters: Any) -> ChatReply:
+        return await self.provider_for(model).chat(model, messages, **parameters)
+
+    def chat_stream(self, model: str, messages: list[dict], **parameters: Any) -> AsyncIterator[str]:
+        return self.provider_for(model).chat_stream(model, messages, **parameters)
+
+    async def aclose(self) -> None:
+        seen: list[Any] = []
+        for provider in [self.default, *self.routes.values()]:
+            if all(provider is not other for other in seen):
+                seen.append(provider)
+                await provider.aclose()
+
+
 def qualified(provider: str, object_id: str) -> str:
     """``"<provider>:<id>"``: unique across providers in the store and on screen."""
     return f"{provider}:{object_id}" if provider else object_id

@@ -1,12 +1,20 @@
-"""What every screen shares: the header, the connection line, the footer, and access to the core."""
+"""What every screen shares: the header, the connection line, the footer, Esc, and access to the core."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input, TextArea
 
 from bailian_tui.tui.widgets.connection import ConnectionBar
+
+
+def leave_input(screen) -> bool:
+    """Esc's first job: a text field that has focus gives it up, so the place keys work again."""
+    if isinstance(screen.focused, (Input, TextArea)):
+        screen.set_focus(None)
+        return True
+    return False
 
 
 class BaseScreen(Screen):
@@ -34,3 +42,12 @@ class BaseScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.app.sub_title = self.TITLE_TEXT
+
+    def action_back(self) -> None:
+        """Esc: leave a text field first; then back out — a pushed screen pops, a place goes to Jobs."""
+        if leave_input(self):
+            return
+        if self.app.screen_stack[0] is not self:
+            self.app.pop_screen()
+        elif self.app.current_mode != "jobs":
+            self.app.switch_mode("jobs")

@@ -5,20 +5,17 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Static
 
+from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.tui.screens.base import BaseScreen
 
 
 class ChatScreen(BaseScreen):
     TITLE_TEXT = "Try it"
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="chat-back", tooltip="Back"),
-        Binding("ctrl+l", "clear", "Clear", id="chat-clear", tooltip="Start a new conversation"),
-    ]
+    BINDINGS = KEYMAP["chat"]
 
     def __init__(self, model: str) -> None:
         super().__init__()

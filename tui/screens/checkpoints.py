@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from bailian_tui.tui.keymap import KEYMAP
+from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.tui.screens.prompt import PromptScreen
 
 
 class CheckpointsScreen(ModalScreen[None]):
-    BINDINGS = [
-        Binding("escape", "dismiss", "Close", id="ckpt-close", tooltip="Close"),
-        Binding("e", "export", "Export", id="ckpt-export", tooltip="Publish the checkpoint as a model"),
-        Binding("a", "deploy", "Deploy", id="ckpt-deploy", tooltip="Deploy the exported checkpoint"),
-        Binding("r", "refresh", "Refresh", id="ckpt-refresh", tooltip="Fetch the list again"),
-    ]
+    BINDINGS = KEYMAP["checkpoints"]
 
     def __init__(self, job_id: str) -> None:
         super().__init__()
@@ -28,7 +24,7 @@ class CheckpointsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="checkpoints"):
-            yield Static(f"[b]Checkpoints of {self.job_id}[/] — e exports, a deploys an exported one",
+            yield Static(f"[b]Checkpoints of {self.job_id}[/] — E exports, D deploys an exported one",
                          id="ckpt-title")
             yield DataTable(id="ckpt-table", cursor_type="row")
             yield Static("", id="ckpt-status")
@@ -69,10 +65,7 @@ class CheckpointsScreen(ModalScreen[None]):
         status.update("" if checkpoints else "No checkpoint saved yet (sft and efficient_sft save them).")
 
     def _selected(self):
-        table = self.query_one("#ckpt-table", DataTable)
-        if not table.row_count:
-            return None
-        return self.checkpoints.get(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        return self.checkpoints.get(selected_key(self.query_one("#ckpt-table", DataTable)))
 
     def action_refresh(self) -> None:
         self._load()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DirectoryTree, Select, Static
 
+from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core.data import converters
 from bailian_tui.core.data.converters import medqa
 from bailian_tui.core.data.converters.chat import ChatOptions
@@ -35,17 +35,7 @@ class DataTree(DirectoryTree):
 
 class DatasetsScreen(BaseScreen):
     TITLE_TEXT = "Datasets"
-    BINDINGS = [
-        Binding("t", "toggle_tree", "Tree", id="datasets-tree", tooltip="Show or hide the folder tree"),
-        Binding("g", "jump", "Go to", id="datasets-jump", tooltip="Jump to record N"),
-        Binding("slash", "search", "Search", id="datasets-search", tooltip="Find text in the records"),
-        Binding("f3,right_square_bracket", "search_next", "Next", id="datasets-next", tooltip="Next match"),
-        Binding("e", "filter_findings", "Findings", id="datasets-filter",
-                tooltip="Show only records with findings (again: all records)"),
-        Binding("s", "stats", "Stats", id="datasets-stats", tooltip="Token-length histogram of the converted file"),
-        Binding("c", "convert", "Convert", id="datasets-convert", tooltip="Convert and validate the whole file"),
-        Binding("u", "upload", "Upload", id="datasets-upload", tooltip="Upload the converted file (validated first)"),
-    ]
+    BINDINGS = KEYMAP["datasets"]
 
     class Indexed(Message):
         def __init__(self, source: RecordSource) -> None:
@@ -360,6 +350,6 @@ class DatasetsScreen(BaseScreen):
                 and self.converter.name in ("messages", "dpo", "vl"):
             target = self.source.path  # already Bailian-shaped: upload as it is
         if target is None:
-            self.notify("convert the file first (c), or open a Bailian JSONL file", severity="warning")
+            self.notify("convert the file first (C), or open a Bailian JSONL file", severity="warning")
             return
         self.app.push_screen(UploadScreen(target, self.max_length()))

@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.hyperparams import LORA_TYPES
+from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
 PLANS = [("lora — pay per token (LoRA-tuned models)", "lora"), ("compute units — bills per hour while running", "")]
@@ -22,6 +24,7 @@ class DeployScreen(ModalScreen[bool]):
         super().__init__()
         self.model = model
         self.extra = extra or []  # deployable models that are not job outputs (exported checkpoints)
+        self.training_types: dict[str, str] = {}  # model → the training type of the job that made it
 
     def compose(self) -> ComposeResult:
         with Vertical(id="deploy"):
@@ -52,8 +55,9 @@ class DeployScreen(ModalScreen[bool]):
         except PlatformError as err:
             self.query_one("#deploy-status", Static).update(f"[red]{err.human()}[/]")
             return
-        outputs = self.extra + [r.job.finetuned_output for r in rows
-                                if r.job.finetuned_output and r.job.status.value == "SUCCEEDED"]
+        succeeded = [r.job for r in rows if r.job.finetuned_output and r.job.status is JobStatus.SUCCEEDED]
+        self.training_types = {job.finetuned_output: job.training_type for job in succeeded}
+        outputs = self.extra + [job.finetuned_output for job in succeeded]
         select = self.query_one("#deploy-model", Select)
         select.set_options([(name, name) for name in outputs])
         if self.model in outputs:
@@ -62,6 +66,13 @@ class DeployScreen(ModalScreen[bool]):
             select.value = outputs[0]
         else:
             self.query_one("#deploy-status", Static).update("No succeeded job yet: nothing to deploy.")
+
+    @on(Select.Changed, "#deploy-model")
+    def _model_chosen(self, event: Select.Changed) -> None:
+        """The plan follows how the model was trained: per-token for LoRA, compute units for full SFT."""
+        training_type = self.training_types.get(str(event.value))
+        if training_type is not None:
+            self.query_one("#deploy-plan", Select).value = "lora" if training_type in LORA_TYPES else ""
 
     @on(Button.Pressed, "#deploy-go")
     def _go(self) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from bailian_tui.tui.keymap import KEYMAP
+from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.tui import format as fmt
 from bailian_tui.tui.screens.base import BaseScreen
@@ -19,15 +20,7 @@ SETTLING_REFRESH, IDLE_REFRESH = 3.0, 15.0
 
 class DeploymentsScreen(BaseScreen):
     TITLE_TEXT = "Deployments"
-    BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="dep-refresh", tooltip="Fetch the deployments now"),
-        Binding("a", "deploy", "Deploy", id="dep-deploy", tooltip="Deploy a succeeded job's fine-tuned model"),
-        Binding("s", "scale", "Scale", id="dep-scale", tooltip="Change the capacity of the selected deployment"),
-        Binding("delete,x", "undeploy", "Delete", id="dep-delete", tooltip="Delete (undeploy) the selected one"),
-        Binding("t", "try_it", "Try it", id="dep-try", tooltip="Chat with the selected model"),
-        Binding("e", "evaluate", "Evaluate", id="dep-eval", tooltip="Accuracy on a test split vs a base model"),
-        Binding("c", "copy", "Copy id", id="dep-copy", tooltip="Copy the deployed model id (OSC 52)"),
-    ]
+    BINDINGS = KEYMAP["deployments"]
 
     class Refreshed(Message):
         def __init__(self, deployments: list) -> None:
@@ -45,7 +38,8 @@ class DeploymentsScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.query_one("#deployments", DataTable).add_columns(
-            "deployed model", "base model", "status", "capacity", "ready", "plan", "charge", "created", "updated")
+            "deployed model", "base model", "status", "capacity", "ready", "plan", "charge", "created", "updated",
+            "provider")
         self._refresh()
 
     @work(exclusive=True, group="deployments", exit_on_error=False)
@@ -56,6 +50,8 @@ class DeploymentsScreen(BaseScreen):
             if self.app.scheduler is not None:
                 await self.app.scheduler.pace()
             deployments = await self.app.call(service.platform.all_deployments())
+            if hasattr(service.platform, "served_models"):  # OpenAI-compatible: served with no deployment
+                deployments = deployments + await self.app.call(service.platform.served_models())
         except PlatformError:
             deployments = None
         if deployments is not None:
@@ -73,8 +69,9 @@ class DeploymentsScreen(BaseScreen):
         table.clear()
         for d in message.deployments:
             table.add_row(d.deployed_model, d.base_model or "", fmt.status_text(d.status.value), str(d.capacity),
-                          str(d.ready_capacity), d.plan or "-", d.charge_type or "", fmt.ago(d.created_at),
-                          fmt.ago(d.updated_at), key=d.deployed_model)
+                          str(d.ready_capacity) if d.ready_capacity is not None else "-", d.plan or "-",
+                          d.charge_type or "", fmt.ago(d.created_at), fmt.ago(d.updated_at),
+                          self.app.profile_label(f"{d.provider}:x") if d.provider else "", key=d.deployed_model)
         if current is not None and current.deployed_model in self.deployments:
             table.move_cursor(row=table.get_row_index(current.deployed_model))
         if not message.deployments:
@@ -83,18 +80,18 @@ class DeploymentsScreen(BaseScreen):
     @on(DataTable.RowHighlighted, "#deployments")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
         d = self.deployments.get(event.row_key.value) if event.row_key else None
-        if d is not None:
+        if d is not None and d.plan == "served directly":
+            self.query_one("#dep-detail", Static).update(
+                f"[b]{d.deployed_model}[/] · base {d.base_model} · served directly by {d.provider}: no deployment "
+                "step, nothing to scale or delete, billed per token of use — t tries it, e evaluates it")
+        elif d is not None:
             billing = "bills while it runs" if d.plan != "lora" else "billed per token of use"
             self.query_one("#dep-detail", Static).update(
                 f"[b]{d.deployed_model}[/] · model {d.model_name} · base {d.base_model} · {d.status.value} · "
                 f"{d.ready_capacity}/{d.capacity} ready · plan {d.plan or 'compute units'} ({billing})")
 
     def selected(self):
-        table = self.query_one("#deployments", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.deployments.get(key)
+        return self.deployments.get(selected_key(self.query_one("#deployments", DataTable)))
 
     # -- actions ---------------------------------------------------------------------------------------
 
@@ -112,9 +109,16 @@ class DeploymentsScreen(BaseScreen):
 
         self.app.push_screen(DeployScreen(), lambda done: self._refresh() if done else None)
 
+    def _direct(self, d) -> bool:
+        if d is not None and d.plan == "served directly":
+            self.notify(f"{d.deployed_model} is served directly by {d.provider}: there is no deployment to change",
+                        severity="warning")
+            return True
+        return False
+
     def action_scale(self) -> None:
         d = self.selected()
-        if d is None:
+        if d is None or self._direct(d):
             return
 
         def answered(text: str | None) -> None:
@@ -141,7 +145,7 @@ class DeploymentsScreen(BaseScreen):
 
     def action_undeploy(self) -> None:
         d = self.selected()
-        if d is None:
+        if d is None or self._direct(d):
             return
         self.app.push_screen(ConfirmScreen(f"Delete the deployment [b]{d.deployed_model}[/]?\n"
                                            "It stops serving (and billing); the fine-tuned model itself stays.",

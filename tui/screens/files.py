@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from bailian_tui.tui.keymap import KEYMAP
+from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.tui.format import ago, size_text
 from bailian_tui.tui.screens.base import BaseScreen
@@ -19,11 +20,7 @@ MAX_FILES, MAX_BYTES = 100, 5 * 1024**3  # GUIDE-OLD limits; newer docs allow mo
 
 class FilesScreen(BaseScreen):
     TITLE_TEXT = "Files"
-    BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="files-refresh", tooltip="Fetch the remote file list now"),
-        Binding("delete,x", "delete", "Delete", id="files-delete", tooltip="Delete the selected remote file"),
-        Binding("c", "copy_id", "Copy id", id="files-copy", tooltip="Copy the file_id (OSC 52, works over SSH)"),
-    ]
+    BINDINGS = KEYMAP["files"]
 
     class FilesRefreshed(Message):
         def __init__(self, files: list) -> None:
@@ -41,7 +38,7 @@ class FilesScreen(BaseScreen):
         yield Static("", id="files-detail")
 
     def on_mount(self) -> None:
-        self.query_one("#files", DataTable).add_columns("name", "size", "file_id", "purpose", "uploaded")
+        self.query_one("#files", DataTable).add_columns("name", "size", "file_id", "purpose", "uploaded", "provider")
         self._refresh_files()
 
     @work(exclusive=True, group="files", exit_on_error=False)
@@ -63,7 +60,8 @@ class FilesScreen(BaseScreen):
         table = self.query_one("#files", DataTable)
         table.clear()
         for f in message.files:
-            table.add_row(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at), key=f.file_id)
+            table.add_row(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at),
+                          self.app.profile_label(f.file_id), key=f.file_id)
 
     @on(DataTable.RowHighlighted, "#files")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
@@ -77,11 +75,7 @@ class FilesScreen(BaseScreen):
                 f"[b]{f.name}[/] · {f.file_id} · md5 {f.md5 or '-'} · {f.description or 'no description'}{local}")
 
     def _selected(self):
-        table = self.query_one("#files", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return self.files.get(key.value)
+        return self.files.get(selected_key(self.query_one("#files", DataTable)))
 
     def action_refresh(self) -> None:
         self._refresh_files()
@@ -109,7 +103,11 @@ class FilesScreen(BaseScreen):
         try:
             service = await self.app.service()
             await self.app.call(service.platform.delete_file(f.file_id))
-            service.store.forget_upload(f.file_id)
+            if hasattr(service, "fleet"):  # the store of the profile the file lives on, by its own id
+                member = service.member_for(f.file_id)
+                member.service.store.forget_upload(f.file_id.removeprefix(f"{member.name}:"))
+            else:
+                service.store.forget_upload(f.file_id)
         except PlatformError as err:
             self.notify(err.human(), severity="error", timeout=10)
         else:

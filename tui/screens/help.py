@@ -7,16 +7,18 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from bailian_tui.tui.keymap import bind, keys_label
+
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help-close", tooltip="Close help")]
+    BINDINGS = [bind("escape,q,question_mark", "dismiss", "Back", "help-close", "Close help")]
 
     def __init__(self, screen) -> None:
         super().__init__()
         self.target = screen
 
     def compose(self) -> ComposeResult:
-        yield Static("[b]Keys[/] — every action is also in the command palette (ctrl+p)", id="help-title")
+        yield Static("[b]Keys[/] — every action is also in the command palette (Ctrl+P)", id="help-title")
         yield DataTable(id="help-keys", cursor_type="row")
 
     def on_mount(self) -> None:
@@ -28,5 +30,4 @@ class HelpScreen(ModalScreen):
                 if not isinstance(binding, Binding) or binding.key in seen:
                     continue
                 seen.add(binding.key)
-                key = self.app.get_key_display(binding)
-                table.add_row(key, binding.description, binding.tooltip or "")
+                table.add_row(keys_label(binding.key), binding.description, binding.tooltip or "")

@@ -8,10 +8,11 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
+from bailian_tui.tui.keymap import KEYMAP
+from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.tui import format as fmt
 from bailian_tui.tui.messages import JobPolled
@@ -19,6 +20,9 @@ from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
 SORTS = ("created", "status", "model")
+# Status, progress and loss sit right after the id so that a narrow terminal keeps them in view; a new
+# column (a provider, say) goes after them.
+COLUMNS = ("", "job id", "status", "progress", "loss", "model", "type", "created", "elapsed", "dataset")
 
 
 def elapsed(job) -> str:
@@ -31,20 +35,7 @@ def elapsed(job) -> str:
 
 class JobsScreen(BaseScreen):
     TITLE_TEXT = "Jobs"
-    BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="jobs-refresh", tooltip="Fetch the job list now"),
-        Binding("w", "toggle_watch", "Watch", id="jobs-watch", tooltip="Add or remove the job from the watch list"),
-        Binding("v", "watch_view", "Watched", id="jobs-watch-view", tooltip="See every watched job live"),
-        Binding("l,enter", "logs", "Log", id="jobs-log", tooltip="The job's full log (follow, search, save)"),
-        Binding("x", "cancel_job", "Cancel", id="jobs-cancel", tooltip="Cancel the selected job"),
-        Binding("delete", "delete_job", "Delete", id="jobs-delete", tooltip="Delete the selected finished job"),
-        Binding("o", "sort", "Sort", id="jobs-sort", tooltip="Sort by created / status / model"),
-        Binding("slash", "filter", "Filter", id="jobs-filter", tooltip="Show only jobs matching text"),
-        Binding("c", "copy_model", "Copy model", id="jobs-copy", tooltip="Copy the fine-tuned model id (OSC 52)"),
-        Binding("D", "deploy", "Deploy", id="jobs-deploy", tooltip="Deploy the selected succeeded job's model"),
-        Binding("k", "checkpoints", "Checkpoints", id="jobs-checkpoints",
-                tooltip="The job's checkpoints: export one, deploy it"),
-    ]
+    BINDINGS = KEYMAP["jobs"]
     REFRESH_SECONDS = 5.0
 
     class JobsRefreshed(Message):
@@ -59,6 +50,8 @@ class JobsScreen(BaseScreen):
         self.text_filter = ""
         self._timer = None
         self._stale = False
+        self.badges: dict[str, str] = {}
+        self.columns = list(COLUMNS)
 
     AUTO_FOCUS = "#jobs"
 
@@ -67,8 +60,18 @@ class JobsScreen(BaseScreen):
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one("#jobs", DataTable).add_columns("", "job id", "model", "type", "status", "created",
-                                                       "elapsed", "progress", "loss", "dataset")
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import profiles
+
+        try:  # with more than one profile each row says where the job runs (its id is unique on its own)
+            self.badges = {p.name: p.badge or p.name for p in profiles(self.app.settings)}
+        except ConfigError:
+            self.badges = {}
+        columns = list(COLUMNS)
+        if len(self.badges) > 1:
+            columns.insert(columns.index("loss") + 1, "provider")
+        self.columns = columns
+        self.query_one("#jobs", DataTable).add_columns(*columns)
         self.app.job_listeners.add(self)
         self.query_one("#jobs", DataTable).focus()
         self._refresh_jobs()
@@ -87,9 +90,9 @@ class JobsScreen(BaseScreen):
     async def _refresh_jobs(self) -> None:
         try:
             service = await self.app.service()
-            if self.app.scheduler is not None:
+            if self.app.scheduler is not None and not hasattr(service, "fleet"):
                 await self.app.scheduler.pace()  # the list refresh spends the same request budget
-            rows = await self.app.call(service.job_rows())
+            rows = await self.app.call(service.job_rows())  # a fleet paces each provider on its own budget
         except PlatformError:
             pass  # the connection line says so; the next round tries again
         else:
@@ -116,9 +119,7 @@ class JobsScreen(BaseScreen):
 
     def _render_rows(self) -> None:
         table = self.query_one("#jobs", DataTable)
-        key = None
-        if table.row_count:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = selected_key(table)
         scheduler = self.app.scheduler
         watched = scheduler.jobs if scheduler else {}
         rows = [r for r in self.rows if self._matches(r)]
@@ -141,9 +142,13 @@ class JobsScreen(BaseScreen):
             else:
                 shown = f"{progress:.0%}" if progress is not None else ""
             loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
-            table.add_row(Text("●", style="cyan") if live is not None else "", job.job_id, job.model,
-                          job.training_type, fmt.status_text(job.status.value), fmt.ago(job.created_at),
-                          elapsed(job), shown, loss, Path(row.dataset).name if row.dataset else "", key=job.job_id)
+            cells = [Text("●", style="cyan") if live is not None else "", job.job_id,
+                     fmt.status_text(job.status.value), shown, loss, job.model, job.training_type,
+                     fmt.ago(job.created_at), elapsed(job),
+                     fmt.middle(Path(row.dataset).name, 28) if row.dataset else ""]
+            if "provider" in self.columns:
+                cells.insert(self.columns.index("provider"), self.badges.get(job.provider, job.provider))
+            table.add_row(*cells, key=job.job_id)
         if key is not None and key in {r.job.job_id for r in rows}:
             table.move_cursor(row=table.get_row_index(key))
 
@@ -151,14 +156,11 @@ class JobsScreen(BaseScreen):
         if not self.text_filter:
             return True
         haystack = " ".join([row.job.job_id, row.job.model, row.job.status.value, row.job.training_type,
-                             row.dataset or ""]).lower()
+                             row.dataset or "", row.job.provider, self.badges.get(row.job.provider, "")]).lower()
         return self.text_filter.lower() in haystack
 
     def selected(self):
-        table = self.query_one("#jobs", DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = selected_key(self.query_one("#jobs", DataTable))
         return next((r.job for r in self.rows if r.job.job_id == key), None)
 
     # -- actions ---------------------------------------------------------------------------------------
@@ -180,6 +182,24 @@ class JobsScreen(BaseScreen):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.text_filter = event.value
         self._render_rows()
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _row_chosen(self) -> None:
+        self.action_logs()  # Enter on a row: DataTable owns the key, so the screen listens to its message
+
+    def action_back(self) -> None:
+        box = self.query_one("#jobs-filter-input", Input)
+        if self.focused is box:
+            if not box.value:
+                box.add_class("hidden")
+            self.query_one("#jobs", DataTable).focus()
+        elif self.text_filter:
+            box.value = ""
+            box.add_class("hidden")
+            self.text_filter = ""
+            self._render_rows()
+        else:
+            super().action_back()
 
     @on(Input.Submitted, "#jobs-filter-input")
     def _filter_done(self, event: Input.Submitted) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Log, Static
 
+from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.monitor import LogTail
 from bailian_tui.tui.messages import JobPolled
@@ -18,13 +18,7 @@ from bailian_tui.tui.screens.prompt import PromptScreen
 
 class LogScreen(BaseScreen):
     TITLE_TEXT = "Log"
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="log-back", tooltip="Back"),
-        Binding("f", "follow", "Follow", id="log-follow", tooltip="Keep the newest line in view (toggle)"),
-        Binding("slash", "search", "Search", id="log-search", tooltip="Find text in the log"),
-        Binding("f3,right_square_bracket", "search_next", "Next", id="log-next", tooltip="Next match"),
-        Binding("s", "save", "Save", id="log-save", tooltip="Save the log to a file"),
-    ]
+    BINDINGS = KEYMAP["log"]
 
     def __init__(self, job_id: str) -> None:
         super().__init__()
@@ -80,7 +74,7 @@ class LogScreen(BaseScreen):
         self._info()
 
     def _info(self) -> None:
-        state = "follow on" if self.follow else "follow off (f)"
+        state = "follow on" if self.follow else "follow off (F)"
         self.query_one("#log-info", Static).update(f"[b]{self.job_id}[/] · {self.shown:,} lines · {state}")
 
     def action_follow(self) -> None:

@@ -7,14 +7,15 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
+from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core import jobform
 from bailian_tui.core.errors import PlatformError
-from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for, recommended_for
+from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for
 from bailian_tui.core.platform import JobRequest
+from bailian_tui.core.providers import openai_hp
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
@@ -23,16 +24,7 @@ NONE = "none"
 
 class NewJobScreen(BaseScreen):
     TITLE_TEXT = "New job"
-    BINDINGS = [
-        Binding("ctrl+r", "recommended", "Recommended", id="job-recommended",
-                tooltip="Fill every field with its documented recommended value"),
-        Binding("ctrl+d", "defaults", "Defaults", id="job-defaults", tooltip="Back to the documented defaults"),
-        Binding("ctrl+s", "submit", "Create", id="job-submit", tooltip="Check, show the cost, confirm, create"),
-        Binding("ctrl+t", "toggle_preview", "Preview", id="job-preview",
-                tooltip="Show the request body and the equivalent dashscope command"),
-        Binding("ctrl+u", "upload", "Upload file", id="job-upload",
-                tooltip="Upload a local Bailian file now (validated, deduplicated) and use it"),
-    ]
+    BINDINGS = KEYMAP["new-job"]
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,12 +32,28 @@ class NewJobScreen(BaseScreen):
         self.samples: int | None = None
         self.tokens: int | None = None
         self.dataset: str | None = None
+        self._defaults: dict[str, str] = {}  # the default each shown field got: a different value was edited
+        self.profiles: list = []  # every profile of the config; the form adapts to the chosen one
+        self.profile = None  # the chosen profile (core.profiles.Profile); None before mount
 
     # -- layout ----------------------------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
         models = list(SUPPORT_MATRIX)
+        from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.profiles import default_profile, profiles
+
+        try:
+            self.profiles = profiles(self.app.settings)
+            self.profile = default_profile(self.app.settings, self.profiles)
+        except ConfigError:
+            self.profiles, self.profile = [], None
         with VerticalScroll(id="job-form"):
+            with Horizontal(classes="form-row" + ("" if len(self.profiles) > 1 else " hidden"), id="row-provider"):
+                yield Label("provider", classes="form-label")
+                yield Select([(p.label, p.name) for p in self.profiles] or [("default", "default")],
+                             value=self.profile.name if self.profile else "default", allow_blank=False,
+                             id="job-provider", compact=True)
             with Horizontal(classes="form-row"):
                 yield Label("model", classes="form-label")
                 yield Select([(m, m) for m in models], value="qwen3-8b", allow_blank=False, id="job-model",
@@ -63,10 +71,27 @@ class NewJobScreen(BaseScreen):
             with Horizontal(classes="form-row"):
                 yield Label("validation file", classes="form-label")
                 yield Select([], id="job-valid", prompt="none: split automatically", compact=True)
-            yield Vertical(id="job-params")
+            yield Static("", id="job-file-info")
+            # Every field is built once and only shown or hidden when the model or type changes: switching is
+            # instant, and what was typed survives where it still applies.
+            with Vertical(id="job-params"):
+                for param in PARAMS:
+                    with Horizontal(classes="form-row", id=f"row-{param.name}"):
+                        yield Label(param.name, classes="form-label")
+                        yield Input("", id=f"hp-{param.name}", classes="hp", compact=True)
+                        yield Static("", classes="hp-note")
+            # OpenAI-compatible profiles: the standard's fields and the extension the profile declares.
+            with Vertical(id="job-oa-params", classes="hidden"):
+                for param in openai_hp.PARAMS:
+                    with Horizontal(classes="form-row", id=f"oarow-{param.name}"):
+                        yield Label(param.name, classes="form-label")
+                        yield Input("", id=f"oa-{param.name}", classes="hp", compact=True)
+                        yield Static(Text.assemble(("typical ", "dim"), (param.typical, "bold"), (" · ", "dim"),
+                                                   (param.advice, "green")), classes="hp-note")
         yield Static("", id="job-help")
         yield Static("", id="job-problems")
-        yield Static("", id="job-preview", classes="hidden")
+        with VerticalScroll(id="job-preview", classes="hidden"):
+            yield Static("", id="job-preview-text")
 
     def on_mount(self) -> None:
         self._set_types()
@@ -79,9 +104,59 @@ class NewJobScreen(BaseScreen):
 
     def training_type(self) -> str:
         value = self.query_one("#job-type", Select).value
-        return str(value) if value != Select.NULL else "sft"
+        return str(value) if value != Select.NULL else ("supervised" if self.openai else "sft")
+
+    @property
+    def openai(self) -> bool:
+        return self.profile is not None and self.profile.kind == "openai"
+
+    def _profile_files(self) -> list:
+        """The remote files of the chosen profile (ids of profiles other than the default read name:id)."""
+        if not self.profiles or self.profile is None:
+            return self.files
+        others = [p.name for p in self.profiles if p.name != self.profiles_default]
+        if self.profile.name == self.profiles_default:
+            return [f for f in self.files if not any(f.file_id.startswith(f"{n}:") for n in others)]
+        return [f for f in self.files if f.file_id.startswith(f"{self.profile.name}:")]
+
+    @property
+    def profiles_default(self) -> str:
+        from bailian_tui.core.profiles import default_profile
+
+        return default_profile(self.app.settings, self.profiles).name if self.profiles else ""
+
+    @on(Select.Changed, "#job-provider")
+    def _provider_changed(self, event: Select.Changed) -> None:
+        chosen = next((p for p in self.profiles if p.name == event.value), None)
+        if chosen is None or chosen is self.profile:
+            return
+        self.profile = chosen
+        model = self.query_one("#job-model", Select)
+        if self.openai:
+            names = list(chosen.models) or ["qwen3-32b"]
+            model.set_options([(m, m) for m in names])
+            model.value = names[0]
+            presets = list(openai_hp.PRESETS)
+        else:
+            model.set_options([(m, m) for m in SUPPORT_MATRIX])
+            model.value = "qwen3-8b"
+            presets = list(PRESETS)
+        preset = self.query_one("#job-preset", Select)
+        preset.set_options([(NONE, NONE)] + [(name, name) for name in presets])
+        preset.value = NONE
+        self.query_one("#job-params").set_class(self.openai, "hidden")
+        self.query_one("#job-oa-params").set_class(not self.openai, "hidden")
+        self._set_file_options()
+        self._set_types()
 
     def _set_types(self) -> None:
+        if self.openai:
+            select = self.query_one("#job-type", Select)
+            current = select.value
+            select.set_options([("supervised", "supervised"), ("dpo", "dpo")])
+            select.value = current if current in ("supervised", "dpo") else "supervised"
+            self._build_oa_params()
+            return
         types = sorted(SUPPORT_MATRIX[self.model()], key=["sft", "efficient_sft", "dpo_full", "dpo_lora",
                                                           "cpt"].index)
         select = self.query_one("#job-type", Select)
@@ -98,36 +173,109 @@ class NewJobScreen(BaseScreen):
     def _type_changed(self) -> None:
         self._build_params()
 
-    def _build_params(self, values: dict | None = None) -> None:
+    def _oa_allowed(self) -> tuple[str, ...]:
+        return openai_hp.allowed_names(self.profile.extra_hyperparameters if self.profile else ())
+
+    def _build_oa_params(self) -> None:
+        """An OpenAI-compatible profile's fields: the documented preset for the file's size fills them
+        (XPULink's three presets by sample count), the profile decides which names may be sent."""
+        allowed = self._oa_allowed()
+        name, preset = openai_hp.preset_for(self.samples or 0, allowed) if self.samples else ("", {})
+        for param in openai_hp.PARAMS:
+            row = self.query_one(f"#oarow-{param.name}", Horizontal)
+            row.display = param.name in allowed
+            box = row.query_one(Input)
+            default = str(preset.get(param.name, "auto" if param.auto else ""))
+            if not box.value or box.value == self._defaults.get(f"oa-{param.name}"):
+                box.value = default
+            self._defaults[f"oa-{param.name}"] = default
+        if name:
+            self.query_one("#job-preset", Select).value = name
+            self.query_one("#job-help", Static).update(
+                f"{self.samples} samples: the documented preset for {name} samples is applied · over-fitting? "
+                + ", then ".join(openai_hp.OVERFITTING_REMEDIES))
+        self._check()
+
+    def _build_params(self) -> None:
+        if self.openai:
+            self._build_oa_params()
+            return
+        """Show the fields of this model and type. A value the person typed stays if it is still valid;
+        fields left at their default take the new default (or the values last used for this model/type)."""
         training_type, model = self.training_type(), self.model()
-        remembered = values or {}
-        if values is None and self.app.service_ready:
+        remembered = {}
+        if self.app.service_ready:
             remembered = self.app.current_service.store.pref("new-job", {}).get(f"{model}/{training_type}", {})
         defaults = defaults_for(training_type, model)
-        recommended = recommended_for(training_type, model, self.samples)
-        box = self.query_one("#job-params", Vertical)
-        box.remove_children()
-        rows = []
+        recommended = jobform.recommended(training_type, model, self.samples, {}, self._has_validation())
+        kept, reset = [], []
         for param in PARAMS:
-            if not param.applies_to(training_type, model):
+            row = self.query_one(f"#row-{param.name}", Horizontal)
+            applies = param.applies_to(training_type, model)
+            row.display = applies
+            if not applies:
+                self._defaults.pop(param.name, None)
                 continue
-            value = remembered.get(param.name, defaults[param.name])
-            note = Text.assemble(("default ", "dim"), (f"{defaults[param.name]}", "bold"),
-                                 (" · recommended ", "dim"), (str(recommended.get(param.name, param.recommended)),
-                                                              "bold green"))
-            row = Horizontal(Label(param.name, classes="form-label"),
-                             Input(str(value), id=f"hp-{param.name}", classes="hp", compact=True),
-                             Static(note, classes="hp-note"), classes="form-row")
-            rows.append(row)
-        box.mount_all(rows)
-        self.call_after_refresh(self._check)
+            box = row.query_one(Input)
+            new_default = str(remembered.get(param.name, defaults[param.name]))
+            old_default = self._defaults.get(param.name)
+            if old_default is not None and box.value != old_default:
+                problem = self._problem_with(param.name, box.value, model, training_type)
+                if problem:
+                    reset.append(f"{param.name} ({problem})")
+                    box.value = new_default
+                else:
+                    kept.append(param.name)
+            else:
+                box.value = new_default
+            self._defaults[param.name] = new_default
+            row.query_one(".hp-note", Static).update(Text.assemble(
+                ("default ", "dim"), (f"{defaults[param.name]}", "bold"), (" · recommended ", "dim"),
+                (str(recommended.get(param.name, param.recommended)), "bold green")))
+        if kept or reset:
+            parts = [f"kept {', '.join(kept)}"] if kept else []
+            parts += [f"reset {', '.join(reset)}"] if reset else []
+            note = f"{model} / {training_type}: " + "; ".join(parts)
+            self.query_one("#job-help", Static).update(Text(note, style="yellow" if reset else ""))
+            if reset:
+                self.notify(note, severity="warning")
+        self._check()
+
+    @staticmethod
+    def _problem_with(name: str, value: str, model: str, training_type: str) -> str:
+        try:
+            typed = jobform.coerce(name, value)
+        except ValueError as err:
+            return str(err)
+        problems = [p for p in jobform.check(model, training_type, {name: typed}) if p.field == name and p.blocking]
+        lr_order = name == "learning_rate" and any(p.field == name for p in
+                                                   jobform.check(model, training_type, {name: typed}))
+        return problems[0].message if problems else ("off the order for this type" if lr_order else "")
+
+    def _has_validation(self) -> bool:
+        return self.query_one("#job-valid", Select).value != Select.NULL
 
     def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
         from bailian_tui.core.hyperparams import PARAMS_BY_NAME
 
+        if self.openai:
+            values, problems = {}, []
+            for name in self._oa_allowed():
+                box = self.query_one(f"#oa-{name}", Input)
+                if not box.value.strip():
+                    continue  # left empty: not sent, the service decides
+                try:
+                    values[name] = openai_hp.coerce(name, box.value)
+                except ValueError as err:
+                    problems.append(jobform.Problem(name, str(err)))
+            return values, problems
+
         values, problems = {}, []
-        for box in self.query("Input.hp").results(Input):
-            name = box.id.removeprefix("hp-")
+        training_type, model = self.training_type(), self.model()
+        for param in PARAMS:
+            if not param.applies_to(training_type, model):
+                continue
+            box, name = self.query_one(f"#hp-{param.name}", Input), param.name
             if not box.value.strip() and PARAMS_BY_NAME[name].default == "":
                 continue  # an optional text field left empty is simply not sent
             try:
@@ -140,20 +288,39 @@ class NewJobScreen(BaseScreen):
         return values, problems
 
     def _fill(self, values: dict) -> None:
+        prefix = "oa" if self.openai else "hp"
         for name, value in values.items():
-            boxes = list(self.query(f"#hp-{name}").results(Input))
+            boxes = list(self.query(f"#{prefix}-{name}").results(Input))
             if boxes:
                 boxes[0].value = str(value)
 
     def action_recommended(self) -> None:
-        self._fill(recommended_for(self.training_type(), self.model(), self.samples))
-        self.notify("recommended values applied")
+        if self.openai:
+            name, values = openai_hp.preset_for(self.samples or 0, self._oa_allowed())
+            self._fill(values)
+            self.notify(f"the documented preset for {name} samples applied")
+            return
+        hp, _ = self.hyper_parameters()
+        values = jobform.recommended(self.training_type(), self.model(), self.samples, hp, self._has_validation())
+        self._fill(values)
+        fitted = f" (batch_size {values['batch_size']} fits {self.samples} samples)" if self.samples else ""
+        self.notify(f"recommended values applied{fitted}")
 
     def action_defaults(self) -> None:
+        if self.openai:
+            self._fill({p.name: "auto" if p.auto else "" for p in openai_hp.PARAMS})
+            return
         self._fill(defaults_for(self.training_type(), self.model()))
 
     @on(Select.Changed, "#job-preset")
     def _preset(self, event: Select.Changed) -> None:
+        if self.openai:
+            if event.value in openai_hp.PRESETS:
+                values = dict(openai_hp.PRESETS[event.value])
+                values["lora_alpha"] = 2 * values["lora_r"]
+                allowed = self._oa_allowed()
+                self._fill({k: v for k, v in values.items() if k in allowed})
+            return
         if event.value in PRESETS:
             preset = PRESETS[event.value]
             if "lora_rank" in preset and self.training_type() not in ("efficient_sft", "dpo_lora"):
@@ -174,14 +341,18 @@ class NewJobScreen(BaseScreen):
         except PlatformError as err:
             self.notify(err.human(), severity="error")
             return
-        options = [(f"{f.name} · {f.file_id}", f.file_id) for f in self.files]
-        self.query_one("#job-train", Select).set_options(options)
-        self.query_one("#job-valid", Select).set_options(options)
+        self._set_file_options()
         wanted = getattr(self, "_select_after_load", None)
         if wanted in {f.file_id for f in self.files}:
             self.query_one("#job-train", Select).value = wanted
             self._select_after_load = None
         self._build_params()
+
+    def _set_file_options(self) -> None:
+        options = [(f"{f.name} · {f.file_id}", f.file_id) for f in self._profile_files()]
+        self.query_one("#job-train", Select).set_options(options)
+        self.query_one("#job-valid", Select).set_options(options)
+        self._show_file_info()
 
     def action_upload(self) -> None:
         from bailian_tui.tui.screens.prompt import PromptScreen
@@ -194,7 +365,8 @@ class NewJobScreen(BaseScreen):
             if not local.is_file():
                 self.notify(f"{local}: no such file", severity="error")
                 return
-            self.app.push_screen(UploadScreen(local, int(self.app.settings.get("validation.max_length"))),
+            self.app.push_screen(UploadScreen(local, int(self.app.settings.get("validation.max_length")),
+                                              profile=self.profile.name if self.profile else None),
                                  lambda file_id: self._uploaded(file_id) if file_id else None)
 
         self.app.push_screen(PromptScreen("Local Bailian JSONL to upload", "", "path/to/train.jsonl"), chosen)
@@ -203,14 +375,29 @@ class NewJobScreen(BaseScreen):
         self._select_after_load = file_id
         self._load_files()
 
+    def _show_file_info(self) -> None:
+        """The chosen files' ids in full (the select cuts them), with what is known of the training file."""
+        names = {f.file_id: f.name for f in self.files}
+        parts = []
+        for label, select_id in (("training", "#job-train"), ("validation", "#job-valid")):
+            value = self.query_one(select_id, Select).value
+            if value != Select.NULL:
+                parts.append(f"{label}: {value} ({names.get(str(value), '?')})")
+        if self.samples is not None:
+            parts.append(f"{self.samples:,} samples" + (f", {self.tokens:,} tokens" if self.tokens else ""))
+        self.query_one("#job-file-info", Static).update(Text(" · ".join(parts), style="dim"))
+
     @on(Select.Changed, "#job-train")
     def _training_file(self, event: Select.Changed) -> None:
         self.samples = self.tokens = self.dataset = None
         if event.value != Select.NULL and self.app.service_ready:
-            upload = self.app.current_service.store.upload_for_file_id(str(event.value))
+            service = self.app.current_service
+            upload = (service.upload_record(str(event.value)) if hasattr(service, "upload_record")
+                      else service.store.upload_for_file_id(str(event.value)))
             if upload and Path(upload.path).exists():
                 self.dataset = upload.path
                 self._count(upload.path)
+        self._show_file_info()
         self._check()
 
     @work(thread=True, exclusive=True, group="job-count", exit_on_error=False)
@@ -223,7 +410,8 @@ class NewJobScreen(BaseScreen):
     def _counted(self, path: str, samples: int, tokens: int) -> None:
         if path == self.dataset:
             self.samples, self.tokens = samples, tokens
-            self._check()
+            self._show_file_info()
+            self._build_params()
 
     # -- checking and preview --------------------------------------------------------------------------
 
@@ -233,7 +421,12 @@ class NewJobScreen(BaseScreen):
 
     def on_descendant_focus(self, event) -> None:
         widget = event.widget
-        if isinstance(widget, Input) and widget.id and widget.id.startswith("hp-"):
+        if isinstance(widget, Input) and widget.id and widget.id.startswith("oa-"):
+            param = openai_hp.PARAMS_BY_NAME[widget.id.removeprefix("oa-")]
+            self.query_one("#job-help", Static).update(
+                f"[b]{param.name}[/] — typical {param.typical}: {param.advice}"
+                + (" [dim](XPULink's extension)[/]" if param.extension else " [dim](the OpenAI standard)[/]"))
+        elif isinstance(widget, Input) and widget.id and widget.id.startswith("hp-"):
             from bailian_tui.core.hyperparams import PARAMS_BY_NAME
 
             param = PARAMS_BY_NAME[widget.id.removeprefix("hp-")]
@@ -245,8 +438,12 @@ class NewJobScreen(BaseScreen):
         valid = self.query_one("#job-valid", Select).value
         if train == Select.NULL:
             problems.append(jobform.Problem("training file", "choose an uploaded file (upload one from Datasets: u)"))
-        problems += jobform.check(self.model(), self.training_type(), hp, train_samples=self.samples,
-                                  has_validation=valid != Select.NULL)
+        if self.openai:
+            problems += openai_hp.check(hp, allowed=self._oa_allowed(), samples=self.samples,
+                                        method=self.training_type())
+        else:
+            problems += jobform.check(self.model(), self.training_type(), hp, train_samples=self.samples,
+                                      has_validation=valid != Select.NULL)
         if train == Select.NULL:
             return None, problems
         return JobRequest(model=self.model(), training_file_ids=[str(train)],
@@ -270,21 +467,53 @@ class NewJobScreen(BaseScreen):
         if not problems and request is not None:
             text.append("ready: ctrl+s creates the job", style="green")
         self.query_one("#job-problems", Static).update(text)
-        preview = self.query_one("#job-preview", Static)
-        if request is not None:
+        preview = self.query_one("#job-preview-text", Static)
+        if request is not None and self.openai:
+            import json
+
+            from bailian_tui.core.providers.openai_compat import build_body
+
+            try:
+                body = json.dumps(build_body(request, form=self.profile.hyperparameters_form,
+                                             metadata=self.profile.metadata, label=self.profile.label),
+                                  ensure_ascii=False, indent=2)
+            except PlatformError as err:
+                body = err.message
+            preview.update(Text.assemble((f"request body (POST {self.profile.base_url}/fine_tuning/jobs)\n", "bold"),
+                                         body))
+        elif request is not None:
             preview.update(Text.assemble(("request body\n", "bold"), jobform.body_json(request),
                                          ("\n\nequivalent command\n", "bold"), jobform.command_line(request)))
 
     def _estimate(self, request):
         if request is None or self.tokens is None:
             return None
-        from bailian_tui.core.data.cost import estimate
+        from bailian_tui.core.data.cost import Estimate, estimate
 
+        if self.openai:
+            epochs = request.hyper_parameters.get("n_epochs")
+            price, example, currency = self.profile.unit_price(self.model(), self.app.settings)
+            if not price:
+                return None  # no price table for this profile: say unknown rather than 0
+            return Estimate(self.tokens, epochs if isinstance(epochs, int) else 3, price, currency, example,
+                            self.model())
         return estimate(self.tokens, int(request.hyper_parameters.get("n_epochs", 1)), self.model(),
                         self.app.settings)
 
+    def action_back(self) -> None:
+        preview = self.query_one("#job-preview", VerticalScroll)
+        if self.focused is preview:
+            self.action_toggle_preview()
+        else:
+            super().action_back()
+
     def action_toggle_preview(self) -> None:
-        self.query_one("#job-preview").toggle_class("hidden")
+        preview = self.query_one("#job-preview", VerticalScroll)
+        preview.toggle_class("hidden")
+        if preview.has_class("hidden"):
+            self.query_one("#job-form").focus()
+        else:
+            preview.focus()  # arrows and PgUp/PgDn scroll it; Esc or ctrl+t again goes back
 
     # -- submit ----------------------------------------------------------------------------------------
 
@@ -297,7 +526,8 @@ class NewJobScreen(BaseScreen):
             return
         estimate = self._estimate(request)
         cost = estimate.formula if estimate else "unknown (token count not available for this file)"
-        self.app.push_screen(ConfirmScreen(f"Create a [b]{request.training_type}[/] job on [b]{request.model}[/]?\n"
+        where = f" on [b]{self.profile.label}[/]" if self.profile is not None and len(self.profiles) > 1 else ""
+        self.app.push_screen(ConfirmScreen(f"Create a [b]{request.training_type}[/] job on [b]{request.model}[/]{where}?\n"
                                            f"Billed by tokens: {cost}", "Create", danger=False),
                              lambda yes: self._create(request) if yes else None)
 
@@ -305,12 +535,16 @@ class NewJobScreen(BaseScreen):
     async def _create(self, request: JobRequest) -> None:
         service = await self.app.service()
         try:
-            job = await self.app.call(service.create_job(request, dataset=self.dataset))
+            if hasattr(service, "fleet") and self.profile is not None:
+                job = await self.app.call(service.create_job(request, dataset=self.dataset, profile=self.profile.name))
+            else:
+                job = await self.app.call(service.create_job(request, dataset=self.dataset))
         except PlatformError as err:
             self.notify(err.human(), severity="error", timeout=15)
             return
         remembered = service.store.pref("new-job", {})
-        remembered[f"{request.model}/{request.training_type}"] = request.hyper_parameters
+        prefix = f"{self.profile.name}/" if self.openai else ""  # DashScope keys stay as they were
+        remembered[f"{prefix}{request.model}/{request.training_type}"] = request.hyper_parameters
         service.store.set_pref("new-job", remembered)
         self.app.watch_job(job.job_id)
         self.notify(f"created {job.job_id} ({job.status.value}); it is watched (j, then v)")

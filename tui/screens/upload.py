@@ -26,9 +26,10 @@ class UploadScreen(ModalScreen[str | None]):
         Binding("c", "copy", "Copy id", id="upload-copy", tooltip="Copy the file_id (OSC 52)"),
     ]
 
-    def __init__(self, path: Path, max_length: int) -> None:
+    def __init__(self, path: Path, max_length: int, profile: str | None = None) -> None:
         super().__init__()
         self.path, self.max_length = path, max_length
+        self.profile = profile  # the provider profile to upload to (None: the default one)
         self.state = "validating"
         self.file_id: str | None = None
         self.existing = None
@@ -109,8 +110,10 @@ class UploadScreen(ModalScreen[str | None]):
         bar = self.query_one("#upload-progress", ProgressBar)
         service = await self.app.service()
         try:
+            extra = {"profile": self.profile} if self.profile and hasattr(service, "fleet") else {}
             result = await self.app.call(service.upload(
-                self.path, force=force, on_progress=lambda sent, total: bar.update(total=total, progress=sent)))
+                self.path, force=force, on_progress=lambda sent, total: bar.update(total=total, progress=sent),
+                **extra))
         except PlatformError as err:
             self.state = "failed"
             self._status(f"[b red]{err.human()}[/]")

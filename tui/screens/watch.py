@@ -1,38 +1,76 @@
-"""Every watched job at once: a grid of panels when there is room, a list and one panel when there is not."""
+"""Every watched job at once: a grid of panels when there is room; below WIDE columns a compact list, one
+line per job, with the current job's panel under it. Tab/arrows move between jobs and every action acts on
+the current one, which is drawn with an accent border (and a cursor in the list)."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
+from bailian_tui.core.monitor import Watched
+from bailian_tui.tui import format as fmt
+from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.messages import JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.widgets.job_panel import JobPanel
 
-WIDE = 110  # columns from which panels sit two abreast
+WIDE = 110  # columns from which panels sit two abreast and the compact list is not needed
+SPARKS = "▁▂▃▄▅▆▇█"
+# The compact list's columns; one more (a provider, say) is one more entry here and in list_row().
+LIST_COLUMNS = ("job id", "status", "progress", "step", "loss", "trend", "last log line")
+
+
+def bar(progress: float | None, width: int = 10) -> str:
+    if progress is None:
+        return "·" * width
+    filled = round(progress * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def sparkline(values: list[float], width: int = 8) -> str:
+    values = values[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(SPARKS[min(int((v - low) / span * (len(SPARKS) - 1) + 0.5), len(SPARKS) - 1)] for v in values)
+
+
+def list_row(job_id: str, watched: Watched | None, log_width: int) -> tuple:
+    if watched is None or watched.job is None:
+        return job_id, Text("… waiting", style="dim"), bar(None), "", "", "", ""
+    job, metrics = watched.job, watched.tail.metrics
+    step = f"{metrics.step}/{metrics.total_steps or '?'}" if metrics.step is not None else ""
+    loss = f"{metrics.latest_loss:.4f}" if metrics.latest_loss is not None else ""
+    last = watched.error or (watched.tail.lines[-1] if watched.tail.lines else "")
+    return (job_id, fmt.status_text(job.status), bar(metrics.progress), step, loss,
+            sparkline([p.value for p in metrics.loss]), Text(fmt.middle(last.strip(), max(log_width, 8)), style="dim"))
+
+
+class JobList(DataTable, can_focus=False):
+    """One line per watched job. Never focused: the screen owns the keys, the list shows where you are."""
 
 
 class WatchScreen(BaseScreen):
     TITLE_TEXT = "Watched jobs"
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="watch-back", tooltip="Back to the job list"),
-        Binding("tab", "focus_next", "Next job", id="watch-next", tooltip="Move to the next job's panel"),
-        Binding("l,enter", "logs", "Log", id="watch-log", tooltip="Full log of the focused job"),
-        Binding("x", "cancel_job", "Cancel", id="watch-cancel", tooltip="Cancel the focused job"),
-        Binding("u", "unwatch", "Unwatch", id="watch-unwatch", tooltip="Stop watching the focused job"),
-        Binding("c", "copy_model", "Copy model", id="watch-copy", tooltip="Copy the fine-tuned model id (OSC 52)"),
-        Binding("D", "deploy", "Deploy", id="watch-deploy", tooltip="Deploy the focused job's fine-tuned model"),
-    ]
+    BINDINGS = KEYMAP["watch"]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+        self.current: str | None = None
+        self._stale: set[str] = set()
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="watch-empty")
+        yield JobList(id="watch-list", cursor_type="row")
         yield Grid(id="watch-grid")
 
     def on_mount(self) -> None:
-        self._stale: set[str] = set()
+        self.query_one("#watch-list", DataTable).add_columns(*LIST_COLUMNS)
         self.app.job_listeners.add(self)
         self._sync_panels()
         self.set_interval(1.0, self._draw_stale)
@@ -40,9 +78,21 @@ class WatchScreen(BaseScreen):
     def on_unmount(self) -> None:
         self.app.job_listeners.discard(self)
 
+    @property
+    def compact(self) -> bool:
+        return self.size.width < WIDE
+
     def on_resize(self) -> None:
-        grid = self.query_one("#watch-grid", Grid)
-        grid.set_class(self.size.width >= WIDE, "wide")
+        self._layout()
+
+    def _layout(self) -> None:
+        compact = self.compact
+        self.query_one("#watch-grid", Grid).set_class(not compact, "wide")
+        self.query_one("#watch-list", DataTable).display = compact and bool(self.order)
+        for panel in self.query(JobPanel):
+            panel.display = not compact or panel.job_id == self.current
+            panel.set_class(panel.job_id == self.current, "-current")
+        self._draw_list()
 
     def _sync_panels(self) -> None:
         scheduler = self.app.scheduler
@@ -52,15 +102,16 @@ class WatchScreen(BaseScreen):
         for job_id, panel in present.items():
             if job_id not in watched:
                 panel.remove()
-        new = [JobPanel(job_id) for job_id in watched if job_id not in present]
+        self.order = list(watched)
+        new = [JobPanel(job_id) for job_id in self.order if job_id not in present]
         if new:
             grid.mount_all(new)
-            for panel in new:
-                panel.can_focus = True
+        if self.current not in self.order:
+            self.current = self.order[0] if self.order else None
         self.query_one("#watch-empty", Static).update(
             "" if watched else "No job is watched. In the job list, w marks a job to watch; jobs you create are "
                                "watched automatically.")
-        grid.set_class(self.size.width >= WIDE, "wide")
+        self._layout()
         self.call_after_refresh(self._show_all)
 
     def _show_all(self) -> None:
@@ -69,14 +120,27 @@ class WatchScreen(BaseScreen):
             watched = scheduler.jobs.get(panel.job_id) if scheduler else None
             if watched is not None:
                 panel.show(watched)
+        self._draw_list()
+
+    def _draw_list(self) -> None:
+        table = self.query_one("#watch-list", DataTable)
+        if not table.display:
+            return
+        scheduler = self.app.scheduler
+        fixed = 24 + 13 + 12 + 9 + 8 + 10 + 7 * 2  # the other columns and their padding
+        table.clear()
+        for job_id in self.order:
+            table.add_row(*list_row(job_id, scheduler.jobs.get(job_id) if scheduler else None,
+                                    self.size.width - fixed), key=job_id)
+        if self.current in self.order:
+            table.move_cursor(row=self.order.index(self.current), animate=False)
 
     @on(JobPolled)
     def _polled(self, message: JobPolled) -> None:
         if not self.on_top:
             return  # keep polling, skip rendering what nobody sees
         watched = message.update.watched
-        panels = list(self.query(f"#panel-{watched.job_id}").results(JobPanel))
-        if not panels:
+        if watched.job_id not in self.order:
             self._sync_panels()
             return
         # Drawn by the next frame of _draw_stale: however fast polls arrive, a panel redraws at most once a
@@ -84,6 +148,8 @@ class WatchScreen(BaseScreen):
         self._stale.add(watched.job_id)
 
     def _on_screen(self, panel: JobPanel) -> bool:
+        if not panel.display:
+            return False
         grid = self.query_one("#watch-grid", Grid)
         return panel.region.overlaps(grid.region) if grid.region.area else True
 
@@ -91,6 +157,7 @@ class WatchScreen(BaseScreen):
         if not self._stale or not self.on_top:
             return
         scheduler = self.app.scheduler
+        self._draw_list()
         for panel in self.query(JobPanel):
             if panel.job_id in self._stale and self._on_screen(panel):
                 self._stale.discard(panel.job_id)
@@ -98,42 +165,69 @@ class WatchScreen(BaseScreen):
                 if watched is not None:
                     panel.show(watched)
 
-    def _focused(self):
-        focused = self.focused
-        return focused if isinstance(focused, JobPanel) else next(iter(self.query(JobPanel)), None)
+    # -- moving between jobs ---------------------------------------------------------------------------
+
+    def _move(self, step: int) -> None:
+        if not self.order:
+            return
+        index = self.order.index(self.current) if self.current in self.order else 0
+        self.current = self.order[(index + step) % len(self.order)]
+        self._layout()
+        panel = self._panel()
+        if panel is not None:
+            self._stale.add(panel.job_id)
+            self._draw_stale()
+            self.query_one("#watch-grid", Grid).scroll_to_widget(panel, animate=False)
+
+    @on(DataTable.RowSelected, "#watch-list")
+    def _clicked(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value in self.order and event.row_key.value != self.current:
+            self._move(self.order.index(event.row_key.value) - self.order.index(self.current))
+
+    def action_next_job(self) -> None:
+        self._move(1)
+
+    def action_previous_job(self) -> None:
+        self._move(-1)
+
+    def _panel(self) -> JobPanel | None:
+        return next((p for p in self.query(JobPanel) if p.job_id == self.current), None)
+
+    def current_job(self):
+        panel = self._panel()
+        return panel.watched.job if panel is not None and panel.watched else None
+
+    # -- actions on the current job --------------------------------------------------------------------
 
     def action_logs(self) -> None:
-        panel = self._focused()
-        if panel is not None:
+        if self.current is not None:
             from bailian_tui.tui.screens.log import LogScreen
 
-            self.app.push_screen(LogScreen(panel.job_id))
+            self.app.push_screen(LogScreen(self.current))
 
     def action_unwatch(self) -> None:
-        panel = self._focused()
-        if panel is not None:
-            self.app.unwatch_job(panel.job_id)
+        if self.current is not None:
+            self.app.unwatch_job(self.current)
+            self.notify(f"stopped watching {self.current}")
             self._sync_panels()
 
     def action_copy_model(self) -> None:
-        panel = self._focused()
-        if panel is not None and panel.watched and panel.watched.job and panel.watched.job.finetuned_output:
-            self.app.copy_to_clipboard(panel.watched.job.finetuned_output)
-            self.notify(f"copied {panel.watched.job.finetuned_output}")
+        job = self.current_job()
+        if job is not None and job.finetuned_output:
+            self.app.copy_to_clipboard(job.finetuned_output)
+            self.notify(f"copied {job.finetuned_output}")
 
     def action_deploy(self) -> None:
-        panel = self._focused()
-        self.app.deploy_job(panel.watched.job if panel is not None and panel.watched else None)
+        self.app.deploy_job(self.current_job())
 
     def action_cancel_job(self) -> None:
-        panel = self._focused()
-        if panel is None or panel.watched is None or panel.watched.job is None:
+        job = self.current_job()
+        if job is None:
             return
         from bailian_tui.tui.screens.confirm import ConfirmScreen
 
-        job = panel.watched.job
         if job.status.finished:
-            self.notify(f"{job.job_id} is {job.status.value}", severity="warning")
+            self.notify(f"{job.job_id} is {job.status.value}: nothing to cancel", severity="warning")
             return
 
         async def cancel() -> None:

@@ -8,13 +8,15 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from bailian_tui.core.monitor import Watched
+from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.format import status_text
 from bailian_tui.tui.widgets.chart import render_chart
 
 
 class JobPanel(Vertical):
     def __init__(self, job_id: str, **kwargs) -> None:
-        super().__init__(id=f"panel-{job_id}", classes="job-panel", **kwargs)
+        # A key of another profile reads "xpulink:ftjob-…": a colon is not allowed in a widget id.
+        super().__init__(id=f"panel-{job_id.replace(':', '--')}", classes="job-panel", **kwargs)
         self.job_id = job_id
         self.border_title = job_id
         self.watched: Watched | None = None
@@ -28,7 +30,7 @@ class JobPanel(Vertical):
     def show(self, watched: Watched) -> None:
         self.watched = watched
         job, metrics = watched.job, watched.tail.metrics
-        status = Text.assemble(status_text(job.status.value) if job else Text("?"), f"  {job.model if job else ''}")
+        status = Text.assemble(status_text(job.status) if job else Text("?"), f"  {job.model if job else ''}")
         if metrics.step is not None:
             status.append(f"  step {metrics.step}/{metrics.total_steps or '?'}")
         if metrics.epoch is not None:
@@ -38,7 +40,7 @@ class JobPanel(Vertical):
         if job and job.finetuned_output:
             status.append(f"\n→ {job.finetuned_output}", style="bold green")
             status.append("  (c copies · D deploys)", style="dim")
-        if job and job.message and job.status.value == "FAILED":
+        if job and job.message and job.status is JobStatus.FAILED:
             status.append(f"\n{job.message}", style="red")
         if metrics.eval_loss_rising:
             status.append("\nvalidation loss rising: over-fitting? (x cancels)", style="bold yellow")
@@ -49,7 +51,7 @@ class JobPanel(Vertical):
         chart = self.query_one(".panel-chart", Static)
         width = max(chart.size.width or self.size.width - 2, 20)
         height = max(min((chart.size.height or 8) - 2, 10), 3)
-        chart.update(render_chart([("loss", metrics.loss, "•", "cyan"), ("eval", metrics.eval_loss, "×", "magenta")],
+        chart.update(render_chart([("loss", metrics.loss, "•", "#00cdcd"), ("eval", metrics.eval_loss, "×", "#cd00cd")],
                                   width, height))
         log = self.query_one(".panel-log", Static)
         lines = max(log.size.height, 3)

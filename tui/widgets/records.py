@@ -21,8 +21,8 @@ class RecordList(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"recordlist--cursor", "recordlist--number", "recordlist--flagged"}
     BINDINGS = [
-        Binding("up,k", "move(-1)", "Up", show=False, id="records-up"),
-        Binding("down,j", "move(1)", "Down", show=False, id="records-down"),
+        Binding("up", "move(-1)", "Up", show=False, id="records-up"),
+        Binding("down", "move(1)", "Down", show=False, id="records-down"),
         Binding("pageup", "page(-1)", "Page up", show=False, id="records-pageup"),
         Binding("pagedown", "page(1)", "Page down", show=False, id="records-pagedown"),
         Binding("home", "goto(0)", "First", show=False, id="records-first"),
