@@ -66,7 +66,7 @@ class Context:
 
             self._demo = start_demo(speed=float(getattr(self.args, "demo_speed", 1.0) or 1.0))
             self._closers.append(self._demo.stop)
-            point_at_demo(settings, self._demo)
+            point_at_demo(settings, self._demo, local=True)  # real processes: only the CLI's demo starts them
         profile = self.profile()
         if not profile.has_key and profile.kind != "local":  # local runs need no key
             where = f"${profile.key_env}" if profile.key_env else "its key"

@@ -357,7 +357,8 @@ class RoutingProvider:
             if member.provider.capabilities.deployments:
                 continue
             for job in await view.all_jobs():
-                if job.status is JobStatus.SUCCEEDED and job.finetuned_output:
+                # only what the provider itself serves (a local run's adapter needs a server of the user's)
+                if job.status is JobStatus.SUCCEEDED and job.finetuned_output and member.provider.servable_model(job):
                     self.models[job.finetuned_output] = name
                     out.append(Deployment(deployed_model=job.finetuned_output, status=DeploymentStatus.RUNNING,
                                           model_name=job.finetuned_output, base_model=job.base_model or job.model,

@@ -192,7 +192,7 @@ def demo_local_profile(runs_dir) -> dict:
             "badge": "GPU"}
 
 
-def point_at_demo(settings, server) -> None:
+def point_at_demo(settings, server, local: bool = False) -> None:
     """Demo mode: the simulator's URL and key win over any config, and state goes to a demo store."""
     settings.values["dashscope.base_url"] = server.base_url
     settings.values["dashscope.api_key"] = DEMO_KEY
@@ -204,8 +204,8 @@ def point_at_demo(settings, server) -> None:
         settings.values["providers"] = demo_profiles(server)
         settings.values["default_profile"] = "bailian"
         settings.origins["providers"] = settings.origins["default_profile"] = "--demo"
-        # …and this machine, with the stand-in trainer in place of Unsloth (its runs live in the demo's state)
-        settings.values["providers"].append(demo_local_profile(settings.state_dir / "runs"))
+        if local:  # …and this machine, the stand-in trainer in place of Unsloth (runs in the demo's state)
+            settings.values["providers"].append(demo_local_profile(settings.state_dir / "runs"))
     store = settings.state_dir / "state.db"
     for suffix in ("", "-wal", "-shm"):  # each demo starts from a fresh simulator: old ids mean nothing
         store.with_name(store.name + suffix).unlink(missing_ok=True)

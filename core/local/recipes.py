@@ -34,7 +34,7 @@ from typing import Any
 from bailian_tui.core.data.errors import DataFileError
 
 TEMPLATES = Path(__file__).with_name("templates")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # also a widget id: no dots
 OPTIMIZERS = ("adamw_8bit", "paged_adamw_8bit", "adamw_torch", "adamw_torch_fused", "adafactor", "sgd")
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "constant", "constant_with_warmup", "polynomial")
 
@@ -177,7 +177,7 @@ class Recipe:
         if not errors and values["max_steps"] == 0:
             errors["max_steps"] = "0 steps would train nothing; -1 means: use epochs"
         if not NAME.match(str(values.get("output_name", "x"))):
-            errors["output_name"] = "letters, digits, . _ - only (a folder name)"
+            errors["output_name"] = "letters, digits, _ - only (a folder name)"
         if errors:
             raise RecipeError(errors)
         return values
@@ -399,7 +399,7 @@ def create_run(spec: RunSpec) -> RunFolder:
     if recipe is None:
         raise RecipeError({"recipe": f"unknown recipe {spec.recipe!r}; known: {', '.join(RECIPES)}"})
     if not NAME.match(spec.name):
-        raise RecipeError({"name": "letters, digits, . _ - only, up to 64 characters (a folder name)"})
+        raise RecipeError({"name": "letters, digits, _ - only, up to 64 characters (a folder name)"})
     values = recipe.values(spec.values)
     runs_dir = Path(spec.runs_dir).expanduser().resolve()
     final = runs_dir / spec.name

@@ -284,10 +284,10 @@ class LocalProvider(ProviderBase):
 
     async def adopt_run(self, path: str | Path, name: str | None = None) -> Job:
         target = Path(path).expanduser()
-        name = name or re.sub(r"[^A-Za-z0-9._-]", "-", (target.stem if target.is_file() else target.name))[:48] \
+        name = name or re.sub(r"[^A-Za-z0-9_-]", "-", (target.stem if target.is_file() else target.name))[:48] \
             or "adopted"
         if not recipes.NAME.match(name):
-            raise self._error(f"{name!r} is not a usable run name (letters, digits, . _ -)", operation="adopt run")
+            raise self._error(f"{name!r} is not a usable run name (letters, digits, _ -)", operation="adopt run")
         run_dir = self.runs_dir / name
         if run_dir.exists():
             raise self._error(f"{run_dir} already exists; give the adopted run another name", 409,
@@ -391,10 +391,18 @@ async def seed_demo(provider: LocalProvider, datasets: Path) -> list[Job]:
 
 def stop_all(provider: LocalProvider) -> None:
     """Kill every live run of this provider (demo teardown: demo runs must not outlive the demo)."""
+    import time
+
+    killed = []
     for path in provider._run_dirs().values():
         info = runs.RunInfo.read(path)
-        if info is not None and not info.adopted:
-            runs.signal_group(info, signal.SIGKILL)
+        if info is not None and not info.adopted and runs.signal_group(info, signal.SIGKILL):
+            killed.append(info)
+    deadline = time.monotonic() + 5
+    while killed and time.monotonic() < deadline:  # SIGKILL is not instant; reap what this process started
+        killed = [i for i in killed if runs.group_alive(i.pid, i.start_ticks, i.boot_id)]
+        if killed:
+            time.sleep(0.02)
 
 
 def default_runs_dir() -> Path:

@@ -46,6 +46,9 @@ class JobPanel(Vertical):
             status.append("\nvalidation loss rising: over-fitting? (x cancels)", style="bold yellow")
         if watched.error:
             status.append(f"\n{watched.error}", style="red")
+        gpu = getattr(self.app, "gpu_lines", {}).get(self.job_id)  # local runs, where NVML finds a GPU
+        if gpu and job is not None and not job.status.finished:
+            status.append("\n" + " · ".join(gpu), style="cyan")
         self.query_one(".panel-status", Static).update(status)
         self.query_one(".panel-progress", ProgressBar).update(progress=metrics.progress or 0.0)
         chart = self.query_one(".panel-chart", Static)
