@@ -41,6 +41,7 @@ class Metrics:
     consumed_tokens: int | None = None
     train_loss: float | None = None
     complete: bool = False
+    x_axis: str = "step"  # "epoch" once a point was placed by its epoch (dicts without a step: local runs)
     errors: list[str] = field(default_factory=list)
     lines: int = 0
 
@@ -108,6 +109,8 @@ class Metrics:
         if isinstance(data.get("epoch"), (int, float)):
             self.epoch = float(data["epoch"])
         x = float(self.step) if isinstance(step, (int, float)) else (self.epoch or 0.0)
+        if not isinstance(step, (int, float)) and ("loss" in data or "eval_loss" in data):
+            self.x_axis = "epoch"
         if "train_loss" in data:  # the final summary
             self.train_loss = _number(data.get("train_loss"))
             return

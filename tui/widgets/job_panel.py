@@ -55,7 +55,7 @@ class JobPanel(Vertical):
         width = max(chart.size.width or self.size.width - 2, 20)
         height = max(min((chart.size.height or 8) - 2, 10), 3)
         chart.update(render_chart([("loss", metrics.loss, "•", "#00cdcd"), ("eval", metrics.eval_loss, "×", "#cd00cd")],
-                                  width, height))
+                                  width, height, x_label=metrics.x_axis))
         log = self.query_one(".panel-log", Static)
         lines = max(log.size.height, 3)
         width = max(log.size.width, 40)
