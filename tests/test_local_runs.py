@@ -401,3 +401,33 @@ async def test_the_new_local_run_form_checks_fields_and_starts_a_run(tmp_path, s
     assert job.status is JobStatus.SUCCEEDED and job.hyper_parameters["lora_r"] == 8
     config = json.loads((tmp_path / "runs/from-form/config.json").read_text())
     assert (config["max_steps"], config["lora_r"], config["recipe"]) == (6, 8, "sft-alpaca")
+
+
+async def test_export_is_a_run_of_its_own_and_several_gpus_go_through_accelerate(tmp_path, store, groups):
+    p = provider(tmp_path, store, groups)
+    await p.create_job(JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="sft-alpaca",
+                                  hyper_parameters={"max_steps": 3}, job_name="tiny"))
+    await finished(p, "tiny")
+    p._train_command = lambda folder: [sys.executable, "-u", str(TRAINER), "--steps", "5", "--pace", "0",
+                                       "--fail-at", "2"]
+    await p.create_job(JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="sft-alpaca",
+                                  job_name="broken"))
+    assert (await finished(p, "broken")).status is JobStatus.FAILED
+    with pytest.raises(ProviderError, match="no finished adapter"):
+        await p.export_model("broken", "gguf_q4_k_m")
+    job = await p.export_model("tiny", "gguf_q4_k_m")
+    groups.append(job.raw["pid"])
+    assert job.job_id == "tiny-export-gguf_q4_k_m"
+    assert (await finished(p, job.job_id)).status is JobStatus.SUCCEEDED
+    with pytest.raises(ProviderError, match="already started"):
+        await p.export_model("tiny", "gguf_q4_k_m")
+    with pytest.raises(ProviderError, match="unknown export format"):
+        await p.export_model("tiny", "gguf_q2")
+    real = LocalProvider(ProviderInfo("gpu", "local", "gpu box", None), python="/envs/unsloth/bin/python",
+                         runs_dir=tmp_path / "runs", store=store, gpus=2)
+    body = real.request_body(JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="sft-alpaca"))
+    assert body["command"].startswith("/envs/unsloth/bin/python -m accelerate.commands.launch --num_processes=2 ")
+    torchrun = LocalProvider(ProviderInfo("gpu", "local", "gpu box", None), python="/envs/unsloth/bin/python",
+                             runs_dir=tmp_path / "runs", store=store, gpus=4, launcher="torchrun")
+    assert "-m torch.distributed.run --nproc_per_node=4" in torchrun.request_body(
+        JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="grpo-gsm8k"))["command"]

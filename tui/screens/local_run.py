@@ -43,7 +43,12 @@ class LocalRunScreen(ModalScreen):
     #local-recipe-help { height: auto; margin: 0 0 1 0; padding-left: 0; }
     #local-form Input { width: 60; }
     #local-form Input.lf { width: 28; }
+    #local-form .form-row { height: 1; }
+    #local-form .form-label { width: 22; color: $text-muted; }
+    #local-form .hp-note { width: 1fr; padding-left: 2; height: 1; }
+    #local-form #local-recipe-help { height: auto; }
     #local-problems, #local-env { height: auto; max-height: 14; }
+    #local-keys { height: 1; color: $text-muted; }
     """
     BINDINGS = [
         Binding("ctrl+s", "start", "Generate & start", id="local-start",
@@ -86,6 +91,8 @@ class LocalRunScreen(ModalScreen):
                 yield Vertical(id="local-fields")
             yield Static("", id="local-problems")
             yield Static("", id="local-env")
+            yield Static("[b]ctrl+s[/] generate & start · [b]ctrl+e[/] check environment · [b]ctrl+d[/] defaults · "
+                         "[b]esc[/] close", id="local-keys")
 
     async def on_mount(self) -> None:
         await self._build()
