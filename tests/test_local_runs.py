@@ -431,3 +431,34 @@ async def test_export_is_a_run_of_its_own_and_several_gpus_go_through_accelerate
                              runs_dir=tmp_path / "runs", store=store, gpus=4, launcher="torchrun")
     assert "-m torch.distributed.run --nproc_per_node=4" in torchrun.request_body(
         JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="grpo-gsm8k"))["command"]
+
+
+async def test_a_run_gets_no_cloud_keys_and_a_cancelled_adopted_run_reads_canceled(tmp_path, store, groups,
+                                                                                    monkeypatch):
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-should-not-reach-the-run")
+    monkeypatch.setenv("XPULINK_API_KEY", "sk-nor-this")
+    monkeypatch.setenv("HF_TOKEN", "hf_kept")
+    p = provider(tmp_path, store, groups)
+    p._train_command = lambda folder: [sys.executable, "-c", "import os; print(sorted(k for k in os.environ "
+                                       "if k.endswith(('_API_KEY', '_TOKEN'))))"]
+    await p.create_job(JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="sft-alpaca",
+                                  job_name="env"))
+    await finished(p, "env")
+    assert (tmp_path / "runs/env/train.log").read_text().strip() == "['HF_TOKEN']"
+
+    out = tmp_path / "by-hand"
+    out.mkdir()
+    log = out / "train.log"
+    with open(log, "wb") as handle:
+        by_hand = subprocess.Popen([sys.executable, "-u", str(TRAINER), "--steps", "9", "--pace", "0",
+                                    "--output-dir", str(out), "--hold-at", "2", "--hold-file", str(tmp_path / "no")],
+                                   stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    groups.append(by_hand.pid)
+
+    async def at_hold():
+        return "| 2/9 [" in log.read_text()
+    await until(at_hold)
+    await p.adopt_run(log, "adopted")
+    await p.cancel_job("adopted")
+    by_hand.wait(timeout=30)
+    assert (await finished(p, "adopted")).status is JobStatus.CANCELED

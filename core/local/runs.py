@@ -145,6 +145,13 @@ def _read_json(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def training_environment() -> dict[str, str]:
+    """The app's environment minus the cloud services' keys: a training run has no use for them (HF_TOKEN and
+    WANDB_API_KEY stay: a gated model download or a W&B report may need them)."""
+    return {k: v for k, v in os.environ.items()
+            if not (k.endswith("_API_KEY") and k != "WANDB_API_KEY") and not k.startswith("DASHSCOPE_")}
+
+
 def launch(run_dir: Path, command: list[str], log: str = "train.log", env: dict | None = None) -> RunInfo:
     """Start ``command`` detached in ``run_dir`` under the supervisor; return what identifies it later."""
     run_dir = Path(run_dir)
@@ -161,7 +168,7 @@ def launch(run_dir: Path, command: list[str], log: str = "train.log", env: dict 
     child = subprocess.Popen([sys.executable, str(SUPERVISOR), str(run_dir), log, "--", *command],
                              cwd=run_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
-                             env={**os.environ, **(env or {})})
+                             env={**training_environment(), **(env or {})})
     _children[child.pid] = child
     info = RunInfo(run_dir, log, child.pid, start_ticks(child.pid), boot_id(), list(command),
                    datetime.now().isoformat(timespec="seconds"))
@@ -226,6 +233,8 @@ def outcome(info: RunInfo) -> Outcome:
         state = TrainerState.read(find_trainer_state(info.state_dir))
         if _summary_in_log(info.log_path) or (state and state.max_steps and state.global_step >= state.max_steps):
             return Outcome(JobStatus.SUCCEEDED, None, ended)
+        if cancel is not None:
+            return Outcome(JobStatus.CANCELED, "cancelled", ended)
         error = last_error(info.log_path)
         if error:
             return Outcome(JobStatus.FAILED, error, ended)
