@@ -219,3 +219,26 @@ def test_bad_values_and_data_leave_nothing_behind(tmp_path):
     with pytest.raises(RecipeError, match="already exists"):
         create_run(RunSpec("sft-alpaca", DATASETS / "Alpaca/alpaca_en_demo.json", "once", runs))
     assert [p.name for p in runs.iterdir()] == ["once"]
+
+
+def test_trainer_arguments_follow_the_installed_versions_names(tmp_path):
+    """TRL renamed max_seq_length → max_length, transformers evaluation_strategy → eval_strategy: the script
+    passes whichever name the installed class takes (classes stand in for TRL's here: no torch)."""
+    folder = create_run(RunSpec("sft-chatml", DATASETS / "Alpaca/alpaca_en_demo.json", "names", tmp_path,
+                                {"max_steps": 5}))
+    script = load_script(folder)
+
+    class NewTRL:
+        def __init__(self, max_length=None, eval_strategy=None, dataset_text_field=None, **rest):
+            self.seen = dict(max_length=max_length, eval_strategy=eval_strategy, text=dataset_text_field, **rest)
+
+    class OldTRL:
+        def __init__(self, max_seq_length=None, evaluation_strategy=None, **rest):
+            self.seen = dict(max_seq_length=max_seq_length, evaluation_strategy=evaluation_strategy, **rest)
+
+    new = script.config_of(NewTRL, max_seq_length=2048, eval_strategy="steps", dataset_text_field="text",
+                           **script.trainer_arguments())
+    assert new.seen["max_length"] == 2048 and new.seen["eval_strategy"] == "steps" and new.seen["max_steps"] == 5
+    old = script.config_of(OldTRL, max_seq_length=1024, eval_strategy="steps")
+    assert old.seen == {"max_seq_length": 1024, "evaluation_strategy": "steps"}
+    assert script.trainer_arguments()["output_dir"] == str(folder.path / "checkpoints")
