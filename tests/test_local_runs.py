@@ -209,6 +209,8 @@ async def test_cancel_sends_sigint_to_the_process_group_and_reads_as_canceled(tm
     async def at_hold():
         return log.exists() and "| 2/50 [" in log.read_text()
     await until(at_hold)
+    job = await p.get_job("stopme")
+    os.killpg(job.raw["pid"], signal.SIGHUP)  # the SSH connection drops: nothing in the run's group minds
     message = await p.cancel_job("stopme")
     assert "SIGINT" in message
     job = await finished(p, "stopme")
