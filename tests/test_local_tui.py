@@ -121,7 +121,8 @@ async def test_demo_shows_a_local_run_training_live_and_the_form_starts_another(
             # New job → provider "this machine": the local-run form; Alpaca, 4 steps, started and watched.
             await pilot.press("n")
             app.screen.query_one("#job-provider", Select).value = "gpu"
-            await wait_for(lambda: type(app.screen).__name__ == "LocalRunScreen", pilot)
+            await wait_for(lambda: type(app.screen).__name__ == "LocalRunScreen"
+                           and bool(app.screen.query("#lf-max_steps")), pilot)
             form = app.screen
             form.query_one("#local-recipe", Select).value = "sft-alpaca"
             await pilot.pause()

@@ -98,7 +98,8 @@ class LocalRunScreen(ModalScreen):
         await self._build()
 
     def recipe(self):
-        return RECIPES[str(self.query_one("#local-recipe", Select).value)]
+        value = self.query_one("#local-recipe", Select).value  # blank for a moment while the Select mounts
+        return RECIPES.get(str(value), RECIPES["sft-chatml"])
 
     @on(Select.Changed, "#local-recipe")
     async def _recipe_changed(self) -> None:
