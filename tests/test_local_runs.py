@@ -324,7 +324,7 @@ async def test_adopting_an_output_folder_reads_its_trainer_state(tmp_path, store
     assert not (tmp_path / "runs/empty").exists()
 
 
-def test_log_lines_are_what_a_terminal_shows(tmp_path):
+def test_log_lines_are_what_a_terminal_shows(tmp_path, monkeypatch):
     log = tmp_path / "train.log"
     log.write_bytes(b"banner\n\r  0%|   | 0/60 [00:00<?]\r  2%|   | 1/60 [00:01<01:00]\r" + b" " * 10 +
                     b"\r{'loss': 2.1, 'epoch': 0.02}\n\r  3%|   | 2/60 [00:02<")
@@ -335,6 +335,10 @@ def test_log_lines_are_what_a_terminal_shows(tmp_path):
     assert reader.refresh() == ["3%|   | 2/60 [00:02<00:58]"]
     metrics = metrics_of(reader.lines)
     assert (metrics.step, metrics.total_steps, len(metrics.loss)) == (2, 60, 1)
+    monkeypatch.setattr(runs, "BLOCK", 5)  # read in blocks smaller than a line: the same lines
+    small = runs.LogLines(log)
+    small.refresh()
+    assert small.lines == reader.lines and small.position == reader.position
     log.write_bytes(b"relaunched\n")  # truncated by a relaunch: read again from the start
     assert reader.refresh() == ["relaunched"] and reader.lines == ["relaunched"]
 

@@ -34,6 +34,7 @@ from bailian_tui.core.records import JobStatus
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 BAR = re.compile(r"\|\s*(\d+)/(\d+) \[")
 ERROR_LINE = re.compile(r"^(?:[\w.]+(?:Error|Exception|Interrupt)|RuntimeError|SystemExit)\b.*|^CUDA out of memory.*")
+BLOCK = 4 << 20  # bytes read at a time from a log
 _children: dict[int, subprocess.Popen] = {}  # runs this process started: reaped when looked at
 
 
@@ -310,14 +311,21 @@ class LogLines:
         self._inode = stat.st_ino
         if stat.st_size <= self.position:
             return []
-        with open(self.path, "rb") as handle:
+        fresh: list[str] = []
+        with open(self.path, "rb") as handle:  # in blocks: a re-attach to a 1 GB log never holds it whole
             handle.seek(self.position)
-            chunk = handle.read(stat.st_size - self.position)
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            return []
-        self.position += end + 1
-        fresh = [line for raw in chunk[:end].split(b"\n") for line in visible(raw.decode("utf-8", "replace"))]
+            pending = b""
+            while self.position + len(pending) < stat.st_size:
+                block = pending + handle.read(min(BLOCK, stat.st_size - self.position - len(pending)))
+                end = block.rfind(b"\n")
+                if end < 0:
+                    if len(block) == len(pending):
+                        break
+                    pending = block
+                    continue
+                fresh += [line for raw in block[:end].split(b"\n") for line in visible(raw.decode("utf-8", "replace"))]
+                self.position += end + 1
+                pending = block[end + 1:]
         self.lines.extend(fresh)
         return fresh
 
