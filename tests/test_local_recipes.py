@@ -242,3 +242,22 @@ def test_trainer_arguments_follow_the_installed_versions_names(tmp_path):
     old = script.config_of(OldTRL, max_seq_length=1024, eval_strategy="steps")
     assert old.seen == {"max_seq_length": 1024, "evaluation_strategy": "steps"}
     assert script.trainer_arguments()["output_dir"] == str(folder.path / "checkpoints")
+
+
+def test_prepare_renders_the_medical_data_with_a_model_folders_tokenizer(tmp_path, tokenizer):
+    """`python train.py prepare` as a user runs it, CONFIG['model'] a local folder (as on the course's box)."""
+    model = tmp_path / "models/Qwen2.5-7B-Instruct"
+    tokenizer.save_pretrained(model)
+    folder = create_run(RunSpec("sft-chatml", DATASETS / "Chinese-medical-dialogue/样例_内科5000-6000.head40.csv",
+                                "prepared", tmp_path / "runs", {"model": str(model)}))
+    done = subprocess.run([sys.executable, str(folder.script), "prepare", "-n", "1"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("40 conversations kept (max_chars=200)")
+    assert "<|im_start|>user\n" in done.stdout and "<|im_start|>assistant\n" in done.stdout
+    offline = create_run(RunSpec("sft-alpaca", DATASETS / "Alpaca/alpaca_en_demo.json", "offline", tmp_path / "runs",
+                                 {"model": str(tmp_path / "no-such-model")}))
+    failed = subprocess.run([sys.executable, str(offline.script), "prepare"], capture_output=True, text=True,
+                            timeout=120)
+    assert failed.returncode == 1 and "cannot load the tokenizer of" in failed.stderr
+    assert "Traceback" not in failed.stderr
