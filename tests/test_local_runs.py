@@ -468,3 +468,13 @@ async def test_a_run_gets_no_cloud_keys_and_a_cancelled_adopted_run_reads_cancel
     await p.cancel_job("adopted")
     by_hand.wait(timeout=30)
     assert (await finished(p, "adopted")).status is JobStatus.CANCELED
+
+
+async def test_an_unwritable_runs_folder_is_a_clear_error(tmp_path, store, groups):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the runs folder should be")
+    p = LocalProvider(ProviderInfo("gpu", "local", "gpu box", None), python=sys.executable, runs_dir=blocked,
+                      store=store, stand_in=True)
+    with pytest.raises(ProviderError, match="cannot write the run folder") as err:
+        await p.create_job(JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="sft-alpaca"))
+    assert err.value.status == 400 and "writable" in err.value.human()

@@ -151,6 +151,10 @@ class LocalProvider(ProviderBase):
             raise self._error(str(err), operation="create job") from None
         except DataFileError as err:
             raise self._error(str(err), operation="create job") from None
+        except OSError as err:
+            raise self._error(f"cannot write the run folder in {self.runs_dir}: {err.strerror or err}",
+                              hint="check the profile's runs_dir exists and is writable", operation="create job") \
+                from None
         return await self._launch(folder.path, self._train_command(folder), body["recipe"])
 
     def _train_command(self, folder: recipes.RunFolder) -> list[str]:
@@ -167,6 +171,9 @@ class LocalProvider(ProviderBase):
             info = await asyncio.to_thread(runs.launch, run_dir, command)
         except runs.RunError as err:
             raise self._error(str(err), 409, operation="start run") from None
+        except OSError as err:
+            raise self._error(f"cannot start the run in {run_dir}: {err.strerror or err}", operation="start run") \
+                from None
         if self.store is not None:
             self.store.record_local_run(self.name, run_dir.name, run_dir, recipe=recipe, pid=info.pid,
                                         start_ticks=info.start_ticks, started_at=info.started_at)
