@@ -117,6 +117,16 @@ async def test_demo_shows_a_local_run_training_live_and_the_form_starts_another(
             await wait_for(lambda: len(live.tail.metrics.loss) >= 2, pilot, timeout=15)  # one step a second
             await pilot.press("j", "v")
             await wait_for(lambda: any(p.job_id == "gpu:medical-lora" for p in app.screen.query("JobPanel")), pilot)
+            # What NVML reports on a GPU box (this machine has none): the run's own memory is told apart.
+            from bailian_tui.core.local.gpu import GpuStat
+
+            provider = app.fleet.member("gpu").provider
+            run_pid = live.job.raw["pid"]
+            provider.gpu_source = lambda pids: [GpuStat(0, "NVIDIA A10", 6 << 30, 24 << 30, 87,
+                                                        5 << 30 if run_pid in pids else 0)]
+            panel = next(p for p in app.screen.query("JobPanel") if p.job_id == "gpu:medical-lora")
+            await wait_for(lambda: "GPU0 NVIDIA A10: 87% · 6.0/24.0 GiB (run 5.0)" in
+                           str(panel.query_one(".panel-status").render()), pilot, timeout=15)
 
             # New job → provider "this machine": the local-run form; Alpaca, 4 steps, started and watched.
             await pilot.press("n")

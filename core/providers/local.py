@@ -44,7 +44,7 @@ def stand_in_script() -> Path:
 class LocalProvider(ProviderBase):
     def __init__(self, info: ProviderInfo, *, python: str, runs_dir: str | Path, store=None, gpus: int = 1,
                  launcher: str = "accelerate", stand_in: bool = False, stand_in_pace: float = 0.5,
-                 cancel_grace: float = 10.0) -> None:
+                 cancel_grace: float = 10.0, gpu_source=None) -> None:
         self.info = info
         self.python = python
         self.runs_dir = Path(runs_dir).expanduser()
@@ -52,6 +52,7 @@ class LocalProvider(ProviderBase):
         self.gpus, self.launcher = gpus, launcher
         self.stand_in, self.stand_in_pace = stand_in, stand_in_pace
         self.cancel_grace = cancel_grace
+        self.gpu_source = gpu_source or gpu_stats  # NVML; a test passes what a GPU box would report
         self.capabilities = Capabilities(
             deployments=False, pause=False, delete_job=False, checkpoints=True, remote_files=False,
             training_types=tuple(recipes.RECIPES), request_budget=20.0, adopt=True, gpu_stats=True,
@@ -319,7 +320,7 @@ class LocalProvider(ProviderBase):
                 info = None
             if info and info.pid:
                 pids = group_pids(info.pid) | {info.pid}
-        return gpu_stats(pids)
+        return self.gpu_source(pids)
 
     async def check_environment(self, recipe: str | None = None):
         from bailian_tui.core.local import envcheck
