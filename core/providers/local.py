@@ -19,7 +19,6 @@ import asyncio
 import os
 import re
 import signal
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -416,6 +415,3 @@ def stop_all(provider: LocalProvider) -> None:
 def default_runs_dir() -> Path:
     return Path.home() / "bailian-tui-runs"
 
-
-def python_default() -> str:
-    return sys.executable
