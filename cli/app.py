@@ -50,6 +50,7 @@ class Context:
     out: Output
     _settings: Any = None
     _demo: Any = None
+    _service: Any = None
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -96,11 +97,13 @@ class Context:
         from bailian_tui.core.service import Service
         from bailian_tui.core.store import Store
 
-        settings = self.remote_settings()
-        profile = self.profile()
-        endpoint = profile.base_url or ("default" if profile.kind != "local" else f"{profile.name}:local")
-        store = Store(settings.state_dir / "state.db", endpoint=endpoint)
-        return Service(self.platform(), store)
+        if self._service is None:
+            settings = self.remote_settings()
+            profile = self.profile()
+            endpoint = profile.base_url or ("default" if profile.kind != "local" else f"{profile.name}:local")
+            store = Store(settings.state_dir / "state.db", endpoint=endpoint)
+            self._service = Service(self.platform(), store)
+        return self._service
 
     def close(self) -> None:
         while self._closers:

@@ -150,10 +150,10 @@ def _convert(ctx: Context) -> int:
 
 
 def _validate(ctx: Context) -> int:
-    from bailian_tui.core.data.scan import validate_file
+    from bailian_tui.core.data.scan import scan_bailian_file
 
     with progress(ctx, "validating") as bar:
-        scan = validate_file(ctx.args.file, max_length=_max_length(ctx), progress=bar)
+        scan = scan_bailian_file(ctx.args.file, "validation and upload", max_length=_max_length(ctx), progress=bar)
     if ctx.out.json:
         ctx.out.emit({"file": scan.path, "kind": scan.kind, "samples": scan.samples, "errors": scan.counts["error"],
                       "warnings": scan.counts["warning"],
@@ -174,10 +174,11 @@ def _validate(ctx: Context) -> int:
 
 
 def _stats(ctx: Context) -> int:
-    from bailian_tui.core.data.scan import stats_of, validate_file
+    from bailian_tui.core.data.scan import scan_bailian_file, stats_of
 
     with progress(ctx, "counting tokens") as bar:
-        scan = validate_file(ctx.args.file, max_length=_max_length(ctx), exact=True, progress=bar)
+        scan = scan_bailian_file(ctx.args.file, "token statistics", max_length=_max_length(ctx), exact=True,
+                                 progress=bar)
     stats = stats_of(scan)
     if ctx.out.json:
         ctx.out.emit({"file": scan.path, **stats.__dict__})
@@ -197,12 +198,12 @@ def _stats(ctx: Context) -> int:
 
 def _estimate(ctx: Context) -> int:
     from bailian_tui.core.data.cost import estimate
-    from bailian_tui.core.data.scan import stats_of, validate_file
+    from bailian_tui.core.data.scan import scan_bailian_file, stats_of
 
     if ctx.args.epochs < 1:
         raise UsageError("--epochs must be 1 or more")
     with progress(ctx, "counting tokens") as bar:
-        scan = validate_file(ctx.args.file, exact=True, progress=bar)
+        scan = scan_bailian_file(ctx.args.file, "cost estimates", exact=True, progress=bar)
     result = estimate(stats_of(scan).total, ctx.args.epochs, ctx.args.model, ctx.settings)
     if ctx.out.json:
         ctx.out.emit({"file": scan.path, **result.as_dict()})

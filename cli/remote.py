@@ -151,7 +151,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 # -- helpers ------------------------------------------------------------------------------------------
 
 def _run(coro) -> Any:
-    return asyncio.run(coro)
+    """Run a command's coroutine; SIGTERM/SIGHUP cancel it cleanly and end as lifecycle.Interrupted
+    (docs/signals.md: why signals go through the event loop, and why an ignored one stays ignored)."""
+    from bailian_tui.core.lifecycle import run_async
+
+    return run_async(coro)
 
 
 def _when(value: datetime | None) -> str:
@@ -223,8 +227,17 @@ def _fields(ctx: Context, pairs: list[tuple[str, Any]]) -> None:
     """key: value lines (a terminal and a pipe alike: greppable, never wrapped by us)."""
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
-        if value not in (None, "", [], {}):
-            ctx.out.line(f"{key + ':':<{width + 1}} {value}")
+        if value in (None, "", [], {}):
+            continue
+        head = f"{key + ':':<{width + 1}} "
+        text = f"{head}{value}"
+        if ctx.out.tty and len(text) > ctx.out.width and "\x1b" not in text:
+            # On a terminal a long value wraps at word boundaries under itself (ids have no spaces: whole).
+            import textwrap
+
+            text = textwrap.fill(str(value), ctx.out.width, initial_indent=head, subsequent_indent=" " * len(head),
+                                 break_long_words=False, break_on_hyphens=False)
+        ctx.out.line(text)
 
 
 # -- files ----------------------------------------------------------------------------------------------
@@ -272,6 +285,8 @@ def _check_local(ctx: Context, path: Path, max_length: int | None = None):
 
 def _files_upload(ctx: Context) -> int:
     paths = [Path(p).expanduser() for p in ctx.args.paths]
+    if not ctx.args.dry_run:
+        ctx.remote_settings()  # no key: say so before reading any data
     for path in paths:
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
@@ -287,6 +302,8 @@ def _files_upload(ctx: Context) -> int:
         results = []
         for path in paths:
             result = await service.upload(path, force=ctx.args.force, description=ctx.args.description)
+            if result.message:
+                ctx.out.warn(result.message)
             results.append((path, result))
             ctx.out.info(f"{path}: {'already uploaded as' if result.reused else 'uploaded as'} {result.file.file_id}")
         return results
@@ -320,6 +337,8 @@ def _files_delete(ctx: Context) -> int:
 def _jobs_list(ctx: Context) -> int:
     service = ctx.service()
     rows = _run(_closing(service.platform, service.job_rows()))
+    for warning in service.platform.stats.warnings:
+        ctx.out.warn(warning)
     a = ctx.args
     rows = [r for r in rows if (not a.status or r.job.status.value == a.status)
             and (not a.model or a.model in (r.job.model, r.job.base_model))]
@@ -365,7 +384,7 @@ def _jobs_get(ctx: Context) -> int:
                   ("name", job.job_name), ("model", job.model), ("base model", job.base_model),
                   ("training type", job.training_type), ("training files", ", ".join(job.training_file_ids)),
                   ("validation files", ", ".join(job.validation_file_ids)),
-                  ("hyper-parameters", json.dumps(job.hyper_parameters, ensure_ascii=False)),
+                  ("hyper-parameters", " ".join(f"{k}={v}" for k, v in job.hyper_parameters.items())),
                   ("created", _when(job.created_at)), ("ended", _when(job.ended_at)),
                   ("fine-tuned model", job.finetuned_output), ("billed tokens", job.usage),
                   ("message", " ".join((job.message or "").split()))]
@@ -447,7 +466,7 @@ class _WatchPrinter:
     def __call__(self, update) -> None:
         w = update.watched
         if w.error and not update.new_lines and not update.status_changed:
-            if w.job is None and w.error_status in (400, 404):
+            if w.job is None and w.error_kind == "job":  # 400/404 on this job: gone, or never existed
                 self.unknown.append(w.job_id)  # no such job: stop watching it (exit 2 at the end)
                 self.event(w.job_id, "error", f"no such job: {w.error}", error=w.error, unknown=True)
             elif self.errors.get(w.job_id) != w.error:  # the same failure again says nothing new
@@ -551,19 +570,22 @@ def _jobs_watch(ctx: Context) -> int:
 
 
 def _parse_sets(items: list[str], kind: str = "dashscope") -> dict[str, Any]:
-    from bailian_tui.core import jobform
+    """``--set NAME=VALUE``: as written for DashScope (typed and checked by jobform.review, like the form's
+    fields); typed here for an OpenAI-compatible profile (its own rules, core.providers.openai_hp)."""
     from bailian_tui.core.providers import openai_hp
 
-    coerce = openai_hp.coerce if kind == "openai" else jobform.coerce
     hp: dict[str, Any] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--set {item}: expected NAME=VALUE, e.g. --set n_epochs=3")
-        try:
-            hp[name.strip()] = coerce(name.strip(), value)
-        except ValueError as err:
-            raise UsageError(f"--set {item}: {err}") from None
+        if kind == "openai":
+            try:
+                hp[name.strip()] = openai_hp.coerce(name.strip(), value)
+            except ValueError as err:
+                raise UsageError(f"--set {item}: {err}") from None
+        else:
+            hp[name.strip()] = value
     return hp
 
 
@@ -575,10 +597,7 @@ def load_spec(path: Path, kind: str = "dashscope") -> dict:
     """A job YAML (docs/cli.md, examples/job.yaml): errors name the file and line."""
     import yaml
 
-    from bailian_tui.core import jobform
     from bailian_tui.core.providers import openai_hp
-
-    coerce = openai_hp.coerce if kind == "openai" else jobform.coerce
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -606,13 +625,16 @@ def load_spec(path: Path, kind: str = "dashscope") -> dict:
     hp = spec.get("hyper_parameters") or {}
     if not isinstance(hp, dict):
         raise UsageError(f"{path}:{lines.get('hyper_parameters', '?')}: hyper_parameters is a mapping")
-    coerced = {}
-    for name, value in hp.items():
-        try:
-            coerced[name] = coerce(name, value)
-        except ValueError as err:
-            raise UsageError(f"{path}:{lines.get('hyper_parameters', '?')}: hyper_parameters.{name}: {err}") from None
-    spec["hyper_parameters"] = coerced
+    if kind == "openai":
+        coerced = {}
+        for name, value in hp.items():
+            try:
+                coerced[name] = openai_hp.coerce(name, value)
+            except ValueError as err:
+                raise UsageError(f"{path}:{lines.get('hyper_parameters', '?')}: hyper_parameters.{name}: {err}") \
+                    from None
+        hp = coerced
+    spec["hyper_parameters"] = dict(hp)  # DashScope: typed and checked by jobform.review with the rest
     # Relative paths in the file are relative to the file, like an include.
     for key in ("training_files", "validation_files"):
         spec[key] = [str((path.parent / str(e)).expanduser()) if (path.parent / str(e)).exists() else str(e)
@@ -643,14 +665,19 @@ def _jobs_create(ctx: Context) -> int:
     training = a.train or spec.get("training_files") or []
     validation = a.validation or spec.get("validation_files") or []
     training_type = a.training_type or spec.get("training_type") or ("supervised" if openai else "sft")
-    hp = {**(spec.get("hyper_parameters") or {}), **_parse_sets(a.hp, profile.kind)}
+    raw_hp = {**(spec.get("hyper_parameters") or {}), **_parse_sets(a.hp, profile.kind)}
+    hp = raw_hp if openai else jobform.prepare(raw_hp)[0]
     if not model or not training:
         raise UsageError(f"{where}: needs a model and training data (--model M --train FILE_OR_ID, or model: and "
                          "training_files: in the YAML)")
 
+    if not a.dry_run:
+        ctx.remote_settings()  # no key: say so before reading any data
     max_length = int(hp.get("max_length") or ctx.settings.get("validation.max_length"))
     local: dict[str, Path] = {}
     samples = tokens = 0
+    unknown_samples = False
+    store = ctx.service().store if profile.has_key or a.demo else None
     for role, entries in (("training", training), ("validation", validation)):
         for entry in entries:
             path = Path(str(entry)).expanduser()
@@ -662,6 +689,14 @@ def _jobs_create(ctx: Context) -> int:
                     tokens += stats_of(scan).total
             elif "/" in str(entry) or str(entry).endswith((".jsonl", ".json", ".csv", ".xlsx")):
                 raise UsageError(f"{entry}: no such file (a file id has no slash or extension)")
+            elif role == "training":
+                # A file id: its samples count for the gate when this machine uploaded it (as in the form).
+                upload = store.upload_for_file_id(str(entry)) if store is not None else None
+                if upload is not None and Path(upload.path).is_file():
+                    scan = _check_local(ctx, Path(upload.path), max_length)
+                    samples, tokens = samples + scan.samples, tokens + stats_of(scan).total
+                else:
+                    unknown_samples = True
 
     if openai:  # the profile's own rules: the standard, its declared extension, XPULink's guidance
         if training_type not in ("supervised", "sft", "dpo"):
@@ -672,8 +707,15 @@ def _jobs_create(ctx: Context) -> int:
             raise UsageError(f"{where}: profile {profile.name} takes one training file and at most one validation "
                              "file; merge them first")
     else:
-        problems = jobform.check(model, training_type, hp, train_samples=samples or None,
-                                 has_validation=bool(validation))
+        # THE check of a job request, shared with the new-job form: typed values, ranges, support matrix,
+        # learning-rate order, the sample/batch gate — before anything is uploaded.
+        hp, problems = jobform.review(model, training_type, raw_hp,
+                                      train_samples=None if unknown_samples else samples,
+                                      has_validation=bool(validation))
+        if unknown_samples:
+            ctx.out.stderr.write(f"{where}: warning: training_files: a file id this machine did not upload: its "
+                                 "samples are unknown, so 'more training samples than batch_size' could not be "
+                                 "checked\n")
     for problem in problems:
         ctx.out.stderr.write(f"{where}: {'error' if problem.blocking else 'warning'}: {problem.field}: "
                              f"{problem.message}\n")
@@ -691,7 +733,7 @@ def _jobs_create(ctx: Context) -> int:
     if cost is not None:
         ctx.out.info(f"estimated cost: {cost.formula}")
 
-    service = ctx.service() if not a.dry_run or a.demo or profile.has_key else None
+    service = ctx.service() if store is not None else None
 
     async def resolve(dry: bool) -> dict[str, list[str]]:
         ids: dict[str, list[str]] = {"training": [], "validation": []}
@@ -705,6 +747,8 @@ def _jobs_create(ctx: Context) -> int:
                     ids[role].append(found.file_id if found else f"<upload of {path}>")
                 else:
                     result = await service.upload(path)
+                    if result.message:
+                        ctx.out.warn(result.message)
                     ctx.out.info(f"{path}: {'already uploaded as' if result.reused else 'uploaded as'} "
                                  f"{result.file.file_id}")
                     ids[role].append(result.file.file_id)
@@ -736,7 +780,12 @@ def _jobs_create(ctx: Context) -> int:
         ids = await resolve(False)
         request = request_for(ids)
         dataset = str(local[str(training[0])].resolve()) if str(training[0]) in local else None
-        return await service.create_job(request, dataset=dataset)
+        if not service.reconciles:  # a provider with its own create rules (core.providers)
+            return await service.create_job(request, dataset=dataset)
+        created = await service.create_job_outcome(request, dataset=dataset)
+        if created.message:  # e.g. an earlier identical attempt settled, or an outcome that is not known
+            ctx.out.warn(created.message)
+        return created.item
 
     job = _run(_closing(service.platform, go()))
     if ctx.out.json:
@@ -976,14 +1025,26 @@ def _eval(ctx: Context) -> int:
         ctx.out.info("interrupted: answers so far are saved; run the same command to resume")
         raise
     out = results_path(Path(a.file), models)
+    status = EXIT_OK if summary.complete else EXIT_FAILED  # a question that could not be asked is not a result
     if ctx.out.json:
         ctx.out.emit({**summary.as_dict(), "results": str(out)})
-        return EXIT_OK
-    ctx.out.table([Column("model", key=True), Column("answered"), Column("accuracy"), Column("95% CI"),
-                   Column("unparseable", drop=1)],
-                  [[s.model, s.answered, f"{s.accuracy:.1%}", f"{s.interval[0]:.1%} – {s.interval[1]:.1%}",
-                    s.unparseable] for s in summary.scores])
+    else:
+        ctx.out.table([Column("model", key=True), Column("answered"), Column("accuracy"), Column("95% CI"),
+                       Column("unparseable", drop=2), Column("errors", drop=1)],
+                      [[s.model, f"{s.answered} of {summary.questions}", f"{s.accuracy:.1%}",
+                        f"{s.interval[0]:.1%} – {s.interval[1]:.1%}", s.unparseable, s.missing]
+                       for s in summary.scores])
+    for score in summary.scores:
+        if score.stopped:
+            ctx.out.error(f"{score.model}: stopped asking after the first failure — {score.stopped}. "
+                          f"{score.not_asked} questions not asked. Is the name right, and is the model deployed "
+                          "and RUNNING? (bailian-tui deployments list)")
+        elif score.errors:
+            ctx.out.error(f"{score.model}: {score.errors} requests failed; run the same command to ask those "
+                          "questions again")
+        for message in score.error_messages:
+            ctx.out.stderr.write(f"  {score.model}: {message}\n")
     if len(models) > 1:
         ctx.out.info(f"{len(summary.disagreements)} questions where the models disagree")
     ctx.out.info(f"per-question results: {out}\nsummary: {out.with_suffix('.summary.json')}")
-    return EXIT_OK
+    return status

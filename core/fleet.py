@@ -459,16 +459,22 @@ class FleetService(Service):
         return result
 
     async def create_job(self, request, dataset: str | None = None, *, profile: str | None = None):
+        return (await self.create_job_outcome(request, dataset, profile=profile)).item
+
+    async def create_job_outcome(self, request, dataset: str | None = None, *, profile: str | None = None):
+        """A create on the chosen profile: with the DashScope facade's reconcile where the provider has it."""
+        from bailian_tui.core.service import Created
+
         member = self.fleet.member(profile)
         view = self.routing.views[member.name]
         bare = view._bare(request) if isinstance(view, QualifiedProvider) else request
-        job = await member.service.create_job(bare, dataset)
-        if isinstance(view, QualifiedProvider):
-            job = view._job(job)
-            member.scheduler.watch(job.job_id)
+        if member.service.reconciles:
+            created = await member.service.create_job_outcome(bare, dataset)
         else:
-            member.scheduler.watch(job.job_id)
-        return job
+            created = Created(await member.service.create_job(bare, dataset))
+        job = view._job(created.item) if isinstance(view, QualifiedProvider) else created.item
+        member.scheduler.watch(job.job_id)
+        return Created(job, created.reused, created.message)
 
     async def job_rows(self) -> list[JobRow]:
         rows: list[JobRow] = []

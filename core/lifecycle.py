@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 __all__ = [
     "Interrupted", "handle_signals", "run_main", "exit_code_for", "worker_init", "temp_prefix",
-    "sweep_stale", "apply_umask_mode", "TEMP_MARK",
+    "sweep_stale", "apply_umask_mode", "TEMP_MARK", "worker_pool", "run_async",
 ]
 
 # Every temporary file or folder we create carries this mark and the owner pid: ``.bt-<pid>-<kind>-…``.
@@ -71,6 +71,8 @@ def handle_signals(signals: tuple[int, ...] = TERMINATING) -> Iterator[None]:
         return
     previous = {}
     for signum in signals:
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            continue  # started under nohup (SIGHUP) or told to ignore it: keep ignoring, as POSIX intends
         with contextlib.suppress(OSError, ValueError):
             previous[signum] = signal.signal(signum, _raise_interrupted)
     try:
@@ -142,6 +144,50 @@ def run_main(main: Callable[[], int], *, prog: str = "bailian-tui") -> int:
         return exit_code_for(exc)
 
 
+def run_async(main):
+    """``asyncio.run(main)`` for commands that talk to a service (eval, upload, jobs watch…).
+
+    Raising from a signal handler in the middle of the event loop lands anywhere — inside a transport's
+    write, where asyncio logs and swallows it, or in a task group, which wraps it. So here SIGTERM/SIGHUP
+    cancel the main task, the way asyncio itself treats Ctrl-C; every ``finally`` and ``async with`` runs,
+    and :class:`Interrupted` is raised once the loop is done.
+    """
+    import asyncio
+
+    received: list[int] = []
+
+    async def runner():
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        previous = {}
+
+        def on_signal(signum: int) -> None:
+            if not received:
+                received.append(signum)
+                task.cancel()
+
+        in_main = threading.current_thread() is threading.main_thread()
+        for signum in TERMINATING if in_main else ():
+            if signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # nohup: a hang-up is not ours to act on
+            previous[signum] = signal.getsignal(signum)
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            return await main
+        except asyncio.CancelledError:
+            if received:
+                raise Interrupted(received[0]) from None
+            raise
+        finally:
+            for signum, handler in previous.items():
+                with contextlib.suppress(Exception):
+                    loop.remove_signal_handler(signum)
+                    signal.signal(signum, handler)
+
+    return asyncio.run(runner())
+
+
 # ----- worker processes ---------------------------------------------------------------------------------
 
 PR_SET_PDEATHSIG = 1
@@ -166,25 +212,102 @@ def _watch_parent(parent: int, interval: float) -> None:
             os._exit(128 + signal.SIGTERM)
 
 
-def worker_init(parent: int | None = None, *, interval: float = 0.5) -> None:
+def worker_init(parent: int | None = None, held: bool = False, *, interval: float = 0.5) -> None:
     """Initializer for pool workers: die when the parent dies, leave Ctrl-C to the parent.
 
     * ``PR_SET_PDEATHSIG`` (Linux): the kernel sends SIGKILL to this worker when the parent thread exits.
     * Watchdog thread (everywhere): exits when our parent pid changes (re-parented to init).
-    * SIGINT ignored in the worker: a Ctrl-C reaches the whole process group; the parent decides, and the
-      pool shutdown ends the workers. SIGTERM/SIGHUP keep their default action (end the worker).
+    * SIGINT and SIGHUP ignored in the worker: they reach the whole foreground process group; the parent
+      decides, and the pool shutdown ends the workers. SIGTERM keeps its default action.
     """
     parent = os.getppid() if parent is None else parent
     _set_pdeathsig(signal.SIGKILL)
-    with contextlib.suppress(OSError, ValueError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for signum in TERMINATING:
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(signum, signal.SIG_DFL)
+    # Ctrl-C and a dropped terminal reach the whole process group: the parent decides and ends the pool.
+    for name in ("SIGINT", "SIGHUP"):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if held:  # born with the signals held (worker_pool): take them now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS_HELD)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(128 + signal.SIGTERM)
     threading.Thread(target=_watch_parent, args=(parent, interval), daemon=True,
                      name="bt-parent-watchdog").start()
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int, *, prepare: Callable[[], None] | None = None):
+    """A ``ProcessPoolExecutor`` whose workers die with this process, and which ends at once on any exception.
+
+    ``with ProcessPoolExecutor()`` waits, on the way out, for every queued task — after Ctrl-C that is the
+    rest of the file. Here an exception (KeyboardInterrupt, :class:`Interrupted`, an error) cancels what is
+    queued and kills the workers, so the command exits within a second and leaves no process behind.
+    Fork where the platform has it (workers share what the parent loaded, e.g. the tokenizer).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if prepare is not None:
+        prepare()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    # Start every worker now, with the three signals held back: a signal that lands during fork() would
+    # otherwise be raised inside an at-fork callback, where Python prints and *drops* it (the command then
+    # runs on), or kill a half-born worker before it ignores Ctrl-C. Held signals arrive right after.
+    pool = None
+    held = _block(SIGNALS_HELD)
+    try:
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context,
+                                   initializer=worker_init, initargs=(os.getpid(), held is not None))
+        pool.submit(os.getpid).result()  # with fork, the first task forks every worker
+        _unblock(held)  # a held signal is raised here, and handled just below like any other
+        held = None
+        yield pool
+    except BaseException:
+        _unblock(held)
+        if pool is not None:
+            _kill_pool(pool)
+        raise
+    else:
+        pool.shutdown(wait=True)
+
+
+SIGNALS_HELD = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None)
+
+
+def _block(signals) -> set | None:
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+
+
+def _unblock(previous) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _kill_pool(pool) -> None:
+    """End the pool now: queued tasks cancelled, workers killed, the pool's own thread joined (so the
+    interpreter's exit finds nothing half-torn to wake up)."""
+    # The executor offers no "terminate": its process table and manager thread are the only handles.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=1.0)
+    if manager is None or not manager.is_alive():
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=False, cancel_futures=True)
+        return
+    # With its workers dead the manager thread marks the pool broken, closes its pipes and ends: wait for
+    # that (bounded), so the interpreter's exit hook does not write into a pipe that is being torn down.
+    waiter = threading.Thread(target=pool.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True)
+    waiter.start()
+    waiter.join(timeout=2.0)
 
 
 # ----- temporary files ----------------------------------------------------------------------------------

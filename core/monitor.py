@@ -25,6 +25,7 @@ BULK_FROM = 4  # watched jobs from which statuses come from one list call
 BULK_INTERVAL = 3.0
 BULK_PAGES = 5
 KEEP_LINES = 5000  # per job, for the tail shown on screen; metrics keep everything they parse
+KEEP_CHARS = 2_000_000  # and at most this much text (a line is cut at safetext.LINE_CAP characters)
 
 
 @dataclass
@@ -35,6 +36,7 @@ class LogTail:
     offset: int = 0
     lines: list[str] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
+    chars: int = 0
 
     def absorb(self, new: list[str], total: int | None) -> list[str]:
         if total is not None and len(new) > total - self.offset >= 0:
@@ -44,8 +46,18 @@ class LogTail:
         for line in new:
             self.metrics.feed(line)
         self.lines.extend(new)
+        self.chars += sum(len(line) for line in new)
         if len(self.lines) > KEEP_LINES:
-            del self.lines[: len(self.lines) - KEEP_LINES]
+            cut = len(self.lines) - KEEP_LINES
+            self.chars -= sum(len(line) for line in self.lines[:cut])
+            del self.lines[:cut]
+        if self.chars > KEEP_CHARS:  # capped in size as well as in lines
+            cut, dropped = 0, 0
+            while cut < len(self.lines) - 1 and self.chars - dropped > KEEP_CHARS:
+                dropped += len(self.lines[cut])
+                cut += 1
+            del self.lines[:cut]
+            self.chars -= dropped
         return new
 
     async def fetch(self, platform, pace: Callable[[], Awaitable[None]] | None = None) -> list[str]:
@@ -68,7 +80,7 @@ class Watched:
     tail: LogTail | None = None
     due: float = 0.0
     error: str | None = None
-    error_status: int | None = None  # HTTP status of ``error`` (None: no response); 404 = no such job
+    error_kind: str | None = None  # "job": this job only (gone, no access); "connection": everything
 
     def __post_init__(self) -> None:
         self.tail = self.tail or LogTail(self.job_id)
@@ -167,8 +179,12 @@ class Scheduler:
                 self.backoff = min(max(self.backoff * 2, 2.0), 60.0)
                 self.paused_until = self.clock() + self.backoff
                 self.on_throttle(self.backoff)
+            only_this = watched is not None and err.status in (400, 404)
             for target in [watched] if watched is not None else self.jobs.values():
-                target.error, target.error_status = err.human(), err.status
+                if only_this:
+                    target.error, target.error_kind = f"gone or no access: {err.human()}", "job"
+                else:
+                    target.error, target.error_kind = err.human(), "connection"
                 if watched is not None:
                     status = target.job.status if target.job else JobStatus.UNKNOWN
                     target.due = self.clock() + max(INTERVALS.get(status, 10.0), 2.0)
@@ -180,7 +196,7 @@ class Scheduler:
 
     def _absorb(self, watched: Watched, job: Job, new_lines: list[str]) -> None:
         previous = watched.job.status if watched.job else None
-        watched.job, watched.error, watched.error_status = job, None, None
+        watched.job, watched.error, watched.error_kind = job, None, None
         # "Finished now" means we saw it end: a job that was already over at its first poll rings no bell.
         finished_now = job.status.finished and previous is not None and not previous.finished
         self.on_update(Update(watched, new_lines, previous != job.status, finished_now))

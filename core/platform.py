@@ -5,8 +5,13 @@ own retry loop is switched off (``max_retries=0``) because it retries POSTs on 5
 which can bill a fine-tune twice; this module decides instead:
 
 * reads are retried with exponential backoff on 408/429/5xx and transport errors, honouring Retry-After;
-* creates are never blindly retried: after an ambiguous failure (timeout, reset, 5xx) the job or
-  deployment the attempt may have made is looked for first, and only if none exists is the call repeated.
+* creates are never re-sent after an ambiguous failure (timeout, reset, 5xx, 504): what the attempt may
+  have made is looked for over a reconciliation window with back-off (a late commit lands seconds after the
+  client gave up), and if the window ends without an answer the outcome is :class:`OutcomeUnknown` — the
+  user decides. Only failures that prove nothing happened (a refusal: 429/Throttling; nothing sent:
+  connection refused, DNS failure) are repeated automatically.
+* a connection refused or a DNS failure is tried at most ``RetryPolicy.unreachable_attempts`` times, so a
+  headless command fails within seconds with the URL it tried and a hint.
 
 Responses are parsed into ``core.records`` types; failures become :class:`core.errors.PlatformError`.
 """
@@ -24,12 +29,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from bailian_tui.core.errors import PlatformError
-from bailian_tui.core.records import ChatReply, Checkpoint, Deployment, Job, LogPage, Page, RemoteFile
+from bailian_tui.core.errors import OutcomeUnknown, PlatformError
+from bailian_tui.core.records import ChatReply, Checkpoint, Deployment, Job, LogPage, Page, RemoteFile, ShapeError
+from bailian_tui.core.safetext import clean
 
 ProgressCallback = Callable[[int, int], None]  # (bytes sent, total bytes)
 
 _FT, _FILES = "finetune", "files"
+
+
+RECONCILE_WINDOW = 60.0  # seconds: see docs/design.md "Creates that cannot bill twice"
+PAGE_CAP = 50  # pages of one listing at most (5,000 items at 100 a page)
+UNREACHABLE_HINT = ("check dashscope.region / dashscope.base_url (Beijing: https://dashscope.aliyuncs.com/api/v1, "
+                    "Singapore: https://dashscope-intl.aliyuncs.com/api/v1) and the network or proxy")
 
 
 @dataclass
@@ -37,6 +49,10 @@ class RetryPolicy:
     attempts: int = 6
     base: float = 0.5
     cap: float = 8.0
+    unreachable_attempts: int = 3  # connection refused / DNS failure: nothing was sent; fail fast
+    reconcile_window: float = RECONCILE_WINDOW  # how long an ambiguous create is looked for
+    reconcile_base: float = 0.5
+    reconcile_cap: float = 5.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -52,6 +68,8 @@ class CallStats:
     requests: int = 0
     retries: int = 0
     reconciled: int = 0
+    unknown: int = 0
+    warnings: list[str] = field(default_factory=list)  # paging stopped early, and why
 
 
 @dataclass
@@ -105,9 +123,13 @@ class Platform:
 
     @classmethod
     def from_settings(cls, settings, **kwargs) -> "Platform":
+        retry = kwargs.pop("retry", None) or RetryPolicy(attempts=settings.get("dashscope.read_retries"))
+        try:
+            retry.reconcile_window = float(settings.get("dashscope.reconcile_window"))
+        except (KeyError, TypeError, ValueError):
+            pass
         return cls(api_key=settings.api_key, base_url=settings.base_url, workspace=settings.workspace,
-                   timeout=settings.get("dashscope.timeout"),
-                   retry=RetryPolicy(attempts=settings.get("dashscope.read_retries")), **kwargs)
+                   timeout=settings.get("dashscope.timeout"), retry=retry, **kwargs)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -128,18 +150,39 @@ class Platform:
         try:
             response = await self._client.transport.request(method, path, sdk_module=module, **kwargs)
         except (DashScopeError, httpx.HTTPError) as exc:
-            err = PlatformError(f"no response from DashScope ({exc.__class__.__name__}: {exc})", operation=op)
-            raise err from None
-        body = _json_body(response)
-        request_id = body.get("request_id") or response.headers.get("x-request-id")
-        code = body.get("code") if isinstance(body.get("code"), str) else None
+            raise self._transport_error(exc, path, op) from None
+        body, bad = _json_body(response)
+        request_id = body.get("request_id") if isinstance(body.get("request_id"), str) else None
+        request_id = request_id or response.headers.get("x-request-id")
+        code = body.get("code") if isinstance(body.get("code"), str) and body.get("code") else None
         if response.status_code >= 400 or code:
             message = body.get("message") or body.get("msg") or response.reason_phrase or "request failed"
             err = PlatformError(str(message), status=response.status_code, code=code or None,
                                 request_id=request_id, operation=op)
             err.retry_after = _retry_after(response.headers)  # type: ignore[attr-defined]
             raise err
+        if bad:
+            raise unexpected(bad, op, request_id, status=response.status_code)
+        body["__request_id"] = request_id
         return body
+
+    def _transport_error(self, exc: Exception, path: str, op: str) -> PlatformError:
+        import httpx
+
+        cause = exc if isinstance(exc, httpx.HTTPError) else exc.__cause__
+        url = f"{(self.base_url or '').rstrip('/')}{path}"
+        if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout)):
+            # Refused, unresolvable or unreachable: the request never left, so nothing can have happened.
+            return PlatformError(f"cannot reach {url} ({cause.__class__.__name__}: {cause})", operation=op,
+                                 not_sent=True, hint=UNREACHABLE_HINT)
+        return PlatformError(f"no response from {url} ({exc.__class__.__name__}: {exc})", operation=op)
+
+    async def _parsed(self, op: str, body: dict, parse: Callable[[dict], Any]) -> Any:
+        """``parse(body)`` with every wrong shape or type turned into a PlatformError naming the request id."""
+        try:
+            return parse(body)
+        except (ShapeError, AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise unexpected(str(exc), op, body.get("__request_id")) from None
 
     async def _read(self, method: str, path: str, op: str, module: str = _FT, **kwargs: Any) -> dict:
         """A call that is safe to repeat: retried on throttling, 5xx and lost connections."""
@@ -148,58 +191,113 @@ class Platform:
             try:
                 return await self._once(method, path, op, module, **kwargs)
             except PlatformError as err:
-                if not err.retryable or attempt == attempts - 1:
+                last = attempt == attempts - 1 or (err.not_sent and attempt + 1 >= self.retry.unreachable_attempts)
+                if not err.retryable or last:
                     raise
                 self.stats.retries += 1
                 await self._sleep(self.retry.delay(attempt, getattr(err, "retry_after", None)))
         raise AssertionError("unreachable")
 
-    async def _create(self, op: str, send: Callable[[], Awaitable[dict]],
-                      find: Callable[[], Awaitable[Any | None]]) -> Any:
-        """A billed create: retried only when the server refused it, or after proving it did not happen."""
+    async def _create(self, op: str, send: Callable[[], Awaitable[Any]],
+                      find: Callable[[], Awaitable[Any | None]], check: str) -> Any:
+        """A billed create: re-sent only after a refusal that proves nothing happened, never after an ambiguity.
+
+        After a timeout, a dropped connection or a 5xx the attempt may still commit (seconds later, even): the
+        facade keeps looking for what it made over ``reconcile_window``; if nothing shows up the outcome is
+        unknown and the caller is told what to ``check`` — never a second POST.
+        """
         attempts = max(self.retry.attempts, 1)
         for attempt in range(attempts):
             try:
                 return await send()
             except PlatformError as err:
-                if attempt == attempts - 1 or not err.retryable:
-                    if err.ambiguous:
-                        found = await self._find_quietly(find)
-                        if found is not None:
-                            return found
-                    raise
                 if err.ambiguous:
-                    found = await self._find_quietly(find)
-                    if found is not None:
-                        return found
+                    return await self.reconcile(op, find, check, first=err)
+                last = attempt == attempts - 1 or (err.not_sent and attempt + 1 >= self.retry.unreachable_attempts)
+                if not err.retryable or last:
+                    raise
                 self.stats.retries += 1
                 await self._sleep(self.retry.delay(attempt, getattr(err, "retry_after", None)))
         raise AssertionError("unreachable")
 
-    async def _find_quietly(self, find: Callable[[], Awaitable[Any | None]]) -> Any | None:
-        found = await find()  # a read: retried on its own; if it fails, the create's outcome is unknown
-        if found is not None:
-            self.stats.reconciled += 1
-        return found
+    async def reconcile(self, op: str, find: Callable[[], Awaitable[Any | None]], check: str,
+                        first: PlatformError | None = None, window: float | None = None) -> Any:
+        """Look for what an ambiguous create made until found or ``window`` seconds of back-off have passed.
 
-    async def _pages(self, fetch: Callable[[int], Awaitable[Page]], limit: int = 1000) -> list:
-        items: list = []
-        for page_no in range(1, limit + 1):
-            page = await fetch(page_no)
-            items.extend(page.items)
-            if not page.has_more:
+        The window is counted as the sum of the back-off sleeps (wall time is at least that), so a test's
+        compressed clock compresses it too. Raises :class:`OutcomeUnknown` when it ends without an answer.
+        """
+        window = self.retry.reconcile_window if window is None else window
+        waited, step, last_error = 0.0, 0, first
+        while True:
+            try:
+                found = await find()
+            except PlatformError as err:  # a failing read leaves the question open; keep asking
+                if err.status in (401, 403):
+                    raise
+                found, last_error = None, err
+            if found is not None:
+                self.stats.reconciled += 1
+                return found
+            if waited >= window:
                 break
-        return items
+            delay = min(self.retry.reconcile_base * 2 ** step, self.retry.reconcile_cap, window - waited)
+            step += 1
+            await self._sleep(delay)
+            waited += delay
+        self.stats.unknown += 1
+        why = f" after {first.message}" if first is not None else ""
+        raise OutcomeUnknown(f"the outcome is unknown{why}: nothing found in {window:g} s of looking",
+                             check=check, operation=op,
+                             request_id=last_error.request_id if last_error is not None else None)
+
+    async def _pages(self, fetch: Callable[[int], Awaitable[Page]], key: Callable[[Any], str],
+                     what: str, limit: int = PAGE_CAP, pace: Callable[[], Awaitable[None]] | None = None) -> list:
+        """Every item of a paged listing, deduplicated by ``key``.
+
+        Stops at the total, at an empty page, at a page adding nothing new (a server repeating itself or an
+        endless ``has_more``) and at ``limit`` pages, with a warning in ``stats.warnings`` for the last two. ``pace`` is awaited before every page (a shared request budget).
+        """
+        items: dict[str, Any] = {}
+        for page_no in range(1, limit + 1):
+            if pace is not None:
+                await pace()
+            page = await fetch(page_no)
+            fresh = 0
+            for item in page.items:
+                if key(item) not in items:
+                    items[key(item)] = item
+                    fresh += 1
+            if not page.items or len(items) >= page.total or not page.has_more:
+                break
+            if fresh == 0:
+                self.stats.warnings.append(f"{what}: page {page_no} repeated earlier items; stopped there")
+                break
+        else:
+            self.stats.warnings.append(f"{what}: stopped after {limit} pages ({len(items)} items); "
+                                       "the list may be incomplete")
+        return list(items.values())
 
     # -- files -----------------------------------------------------------------------------------------
 
+    async def file_snapshot(self) -> set[str]:
+        """Ids on the first page of files (newest first): a file an upload makes is on it and not in this set."""
+        return {f.file_id for f in (await self.list_files(1, 100)).items}
+
+    async def find_upload(self, name: str, size: int, before: set[str]) -> RemoteFile | None:
+        for f in (await self.list_files(1, 100)).items:
+            if f.name == clean(name) and f.size == size and f.file_id not in before:
+                return f
+        return None
+
     async def upload_file(self, path: str | Path, *, description: str | None = None,
-                          on_progress: ProgressCallback | None = None) -> RemoteFile:
+                          on_progress: ProgressCallback | None = None,
+                          before: set[str] | None = None) -> RemoteFile:
         path = Path(path)
         size = path.stat().st_size
         since = datetime.now()
-        # Listed newest first: a file the attempt creates is on the first page, and was not there before.
-        before = {f.file_id for f in (await self.list_files(1, 100)).items}
+        if before is None:
+            before = await self.file_snapshot()
 
         async def send() -> RemoteFile:
             with open(path, "rb") as raw:
@@ -208,100 +306,120 @@ class Platform:
                 body = await self._once("POST", "/files", "upload", _FILES,
                                         files={"files": (path.name, reader, "application/octet-stream")},
                                         data=data, timeout=max(600.0, size / 100_000))
-            data_out = body.get("data") or body.get("output") or {}
-            uploaded = data_out.get("uploaded_files") or []
-            if not uploaded:
-                failed = (data_out.get("failed_uploads") or [{}])[0]
-                raise PlatformError(failed.get("message") or "the server accepted no file", status=200,
-                                    code=failed.get("code"), request_id=body.get("request_id"),
-                                    operation="upload")
-            first = uploaded[0]
-            return RemoteFile.from_api({"size": size, "purpose": "fine-tune", **first,
-                                        "gmt_create": since.strftime("%Y-%m-%d %H:%M:%S")})
 
-        async def find() -> RemoteFile | None:
-            for f in (await self.list_files(1, 100)).items:
-                if f.name == path.name and f.size == size and f.file_id not in before:
-                    return f
-            return None
+            def parse(body: dict) -> RemoteFile:
+                data_out = _expect_obj(body.get("data") or body.get("output") or {}, "data")
+                uploaded = data_out.get("uploaded_files") or []
+                if not isinstance(uploaded, list):
+                    raise ShapeError("'uploaded_files' is not a list")
+                if not uploaded:
+                    failures = data_out.get("failed_uploads") or [{}]
+                    failed = failures[0] if isinstance(failures, list) and isinstance(failures[0], dict) else {}
+                    raise PlatformError(str(failed.get("message") or "the server accepted no file"), status=200,
+                                        code=failed.get("code") if isinstance(failed.get("code"), str) else None,
+                                        request_id=body.get("__request_id"), operation="upload")
+                first = _expect_obj(uploaded[0], "an uploaded file")
+                return RemoteFile.from_api({"size": size, "purpose": "fine-tune", **first,
+                                            "gmt_create": since.strftime("%Y-%m-%d %H:%M:%S")})
+            return await self._parsed("upload", body, parse)
 
-        return await self._create("upload", send, find)
+        return await self._create("upload", send, lambda: self.find_upload(path.name, size, before),
+                                  check=f"look in Files for '{clean(path.name)}' ({size} bytes)")
 
     async def list_files(self, page_no: int = 1, page_size: int = 100) -> Page[RemoteFile]:
         body = await self._read("GET", "/files", "list files", _FILES,
                                 params={"page_no": page_no, "page_size": page_size})
-        data = body.get("data") or body.get("output") or {}
-        return _page(data, "files", RemoteFile.from_api, page_no, page_size)
+        return await self._parsed("list files", body, lambda b: _page(
+            b.get("data") or b.get("output") or {}, "files", RemoteFile.from_api, page_no, page_size))
 
-    async def all_files(self) -> list[RemoteFile]:
-        return await self._pages(lambda n: self.list_files(n, 100))
+    async def all_files(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[RemoteFile]:
+        return await self._pages(lambda n: self.list_files(n, 100), lambda f: f.file_id, "files", pace=pace)
 
     async def get_file(self, file_id: str) -> RemoteFile:
         body = await self._read("GET", f"/files/{file_id}", "get file", _FILES)
-        return RemoteFile.from_api(body.get("data") or body.get("output") or {})
+        return await self._parsed("get file", body,
+                                  lambda b: _one(RemoteFile.from_api(b.get("data") or b.get("output") or {}),
+                                                 "file_id"))
 
     async def delete_file(self, file_id: str) -> None:
         await self._read("DELETE", f"/files/{file_id}", "delete file", _FILES)
 
     # -- fine-tunes ------------------------------------------------------------------------------------
 
-    async def create_job(self, request: JobRequest) -> Job:
+    async def job_snapshot(self, request: JobRequest) -> set[str]:
+        """Ids of existing jobs the request could be mistaken for (none when its name is our own)."""
         request.ensure_name()
         body = request.body()
-        # A name of our own is unique; a name the user chose may already exist, so remember those jobs.
-        before = set() if request.name_generated else {j.job_id for j in await self.all_jobs()
-                                                        if _same_job(j, body)}
+        return set() if request.name_generated else {j.job_id for j in await self.all_jobs() if _same_job(j, body)}
+
+    async def find_job(self, body: dict, before: set[str]) -> Job | None:
+        for job in await self.all_jobs():
+            if _same_job(job, body) and job.job_id not in before:
+                return job
+        return None
+
+    async def create_job(self, request: JobRequest, *, before: set[str] | None = None) -> Job:
+        request.ensure_name()
+        body = request.body()
+        if before is None:
+            # A name of our own is unique; a name the user chose may already exist, so remember those jobs.
+            before = await self.job_snapshot(request)
 
         async def send() -> Job:
-            return Job.from_api((await self._once("POST", "/fine-tunes", "create fine-tune", _FT,
-                                                  json=body)).get("output") or {})
+            out = await self._once("POST", "/fine-tunes", "create fine-tune", _FT, json=body)
+            return await self._parsed("create fine-tune", out, lambda b: _one(Job.from_api(b.get("output") or {}),
+                                                                              "job_id"))
 
-        async def find() -> Job | None:
-            for job in await self.all_jobs():
-                if _same_job(job, body) and job.job_id not in before:
-                    return job
-            return None
-
-        return await self._create("create fine-tune", send, find)
+        return await self._create("create fine-tune", send, lambda: self.find_job(body, before),
+                                  check=f"look in Jobs for the job named '{clean(body.get('job_name') or '')}'")
 
     async def get_job(self, job_id: str) -> Job:
-        return Job.from_api((await self._read("GET", f"/fine-tunes/{job_id}", "get job")).get("output") or {})
+        body = await self._read("GET", f"/fine-tunes/{job_id}", "get job")
+        return await self._parsed("get job", body, lambda b: _one(Job.from_api(b.get("output") or {}), "job_id"))
 
     async def list_jobs(self, page_no: int = 1, page_size: int = 100, model: str | None = None) -> Page[Job]:
         params: dict[str, Any] = {"page_no": page_no, "page_size": page_size}
         if model:
             params["model"] = model
         body = await self._read("GET", "/fine-tunes", "list jobs", params=params)
-        return _page(body.get("output") or {}, "jobs", Job.from_api, page_no, page_size)
+        return await self._parsed("list jobs", body,
+                                  lambda b: _page(b.get("output") or {}, "jobs", Job.from_api, page_no, page_size))
 
-    async def all_jobs(self) -> list[Job]:
-        return await self._pages(lambda n: self.list_jobs(n, 100))
+    async def all_jobs(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[Job]:
+        return await self._pages(lambda n: self.list_jobs(n, 100), lambda j: j.job_id, "jobs", pace=pace)
 
     async def cancel_job(self, job_id: str) -> str:
         body = await self._read("POST", f"/fine-tunes/{job_id}/cancel", "cancel job")
-        return str((body.get("output") or {}).get("status") or "success")
+        return await self._parsed("cancel job", body, lambda b: clean(_expect_obj(b.get("output") or {}, "output")
+                                                                      .get("status") or "success"))
 
     async def delete_job(self, job_id: str) -> str:
         body = await self._read("DELETE", f"/fine-tunes/{job_id}", "delete job")
-        return str((body.get("output") or {}).get("status") or "success")
+        return await self._parsed("delete job", body, lambda b: clean(_expect_obj(b.get("output") or {}, "output")
+                                                                      .get("status") or "success"))
 
     async def job_logs(self, job_id: str, offset: int = 0, limit: int = 1000) -> LogPage:
         """Lines after the first ``offset`` (the documented meaning), at most ``limit`` (max 1000)."""
         body = await self._read("GET", f"/fine-tunes/{job_id}/logs", "get logs",
                                 params={"offset": offset, "line": min(max(limit, 1), 1000)})
-        return LogPage.from_api(body.get("output") or {}, offset)
+        return await self._parsed("get logs", body, lambda b: LogPage.from_api(b.get("output") or {}, offset))
 
     async def job_events(self, job_id: str) -> AsyncIterator[str]:
         """The SSE stream of a job (SDK-only endpoint): yields each event's data as text."""
         async for data in self._sse("GET", f"/fine-tunes/{job_id}/stream", "stream job events", _FT):
-            yield data
+            yield clean(data, cap=20_000)
 
     async def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         body = await self._read("GET", f"/fine-tunes/{job_id}/checkpoints", "list checkpoints")
-        output = body.get("output") or []
-        if isinstance(output, dict):
-            output = output.get("checkpoints") or []
-        return [Checkpoint.from_api(c) for c in output]
+
+        def parse(b: dict) -> list[Checkpoint]:
+            output = b.get("output") or []
+            if isinstance(output, dict):
+                output = output.get("checkpoints") or []
+            if not isinstance(output, list):
+                raise ShapeError(f"checkpoints are {type(output).__name__}, expected a list")
+            return [Checkpoint.from_api(c) for c in output]
+        return await self._parsed("list checkpoints", body, parse)
 
     async def export_checkpoint(self, job_id: str, checkpoint: str, model_name: str) -> bool:
         body = await self._read("GET", f"/fine-tunes/{job_id}/export/{checkpoint}", "export checkpoint",
@@ -310,48 +428,58 @@ class Platform:
 
     # -- deployments -----------------------------------------------------------------------------------
 
+    async def deployment_snapshot(self) -> set[str]:
+        return {d.deployed_model for d in await self.all_deployments()}
+
+    async def find_deployment(self, model_name: str, before: set[str]) -> Deployment | None:
+        for dep in await self.all_deployments():
+            new = dep.deployed_model not in before
+            if new and (dep.model_name == clean(model_name) or dep.deployed_model.startswith(clean(model_name))):
+                return dep
+        return None
+
     async def create_deployment(self, model_name: str, capacity: int = 1, *, plan: str | None = None,
-                                suffix: str | None = None, name: str | None = None) -> Deployment:
+                                suffix: str | None = None, name: str | None = None,
+                                before: set[str] | None = None) -> Deployment:
         body: dict[str, Any] = {"model_name": model_name, "capacity": capacity}
         for key, value in (("plan", plan), ("suffix", suffix), ("name", name)):
             if value:
                 body[key] = value
-        before = {d.deployed_model for d in await self.all_deployments()}
+        if before is None:
+            before = await self.deployment_snapshot()
 
         async def send() -> Deployment:
             out = await self._once("POST", "/deployments", "deploy", _FT, json=body)
-            return Deployment.from_api(out.get("output") or {})
+            return await self._parsed("deploy", out, lambda b: _one(Deployment.from_api(b.get("output") or {}),
+                                                                    "deployed_model"))
 
-        async def find() -> Deployment | None:
-            for dep in await self.all_deployments():
-                new = dep.deployed_model not in before
-                if new and (dep.model_name == model_name or dep.deployed_model.startswith(model_name)):
-                    return dep
-            return None
-
-        return await self._create("deploy", send, find)
+        return await self._create("deploy", send, lambda: self.find_deployment(model_name, before),
+                                  check=f"look in Deployments for a deployment of '{clean(model_name)}'")
 
     async def get_deployment(self, deployed_model: str) -> Deployment:
         body = await self._read("GET", f"/deployments/{deployed_model}", "get deployment")
-        return Deployment.from_api(body.get("output") or {})
+        return await self._parsed("get deployment", body,
+                                  lambda b: _one(Deployment.from_api(b.get("output") or {}), "deployed_model"))
 
     async def list_deployments(self, page_no: int = 1, page_size: int = 100) -> Page[Deployment]:
         body = await self._read("GET", "/deployments", "list deployments",
                                 params={"page_no": page_no, "page_size": page_size})
-        return _page(body.get("output") or {}, "deployments", Deployment.from_api, page_no, page_size)
+        return await self._parsed("list deployments", body, lambda b: _page(
+            b.get("output") or {}, "deployments", Deployment.from_api, page_no, page_size))
 
-    async def all_deployments(self) -> list[Deployment]:
-        return await self._pages(lambda n: self.list_deployments(n, 100))
+    async def all_deployments(self, *, pace: Callable[[], Awaitable[None]] | None = None) -> list[Deployment]:
+        return await self._pages(lambda n: self.list_deployments(n, 100), lambda d: d.deployed_model,
+                                 "deployments", pace=pace)
 
     async def scale_deployment(self, deployed_model: str, capacity: int) -> Deployment:
         body = await self._read("PUT", f"/deployments/{deployed_model}/scale", "scale deployment",
                                 json={"deployed_model": deployed_model, "capacity": capacity})
-        return Deployment.from_api(body.get("output") or {})
+        return await self._parsed("scale deployment", body, lambda b: Deployment.from_api(b.get("output") or {}))
 
     async def delete_deployment(self, deployed_model: str) -> Deployment:
         body = await self._read("DELETE", f"/deployments/{deployed_model}", "delete deployment")
-        return Deployment.from_api(body.get("output") or {"deployed_model": deployed_model,
-                                                          "status": "DELETING"})
+        return await self._parsed("delete deployment", body, lambda b: Deployment.from_api(
+            b.get("output") or {"deployed_model": deployed_model, "status": "DELETING"}))
 
     # -- generation ------------------------------------------------------------------------------------
 
@@ -360,7 +488,7 @@ class Platform:
                 "parameters": {"result_format": "message", **parameters}}
         out = await self._read("POST", "/services/aigc/text-generation/generation", "chat", "generation",
                                json=body)
-        return ChatReply.from_api(out)
+        return await self._parsed("chat", out, ChatReply.from_api)
 
     async def chat_stream(self, model: str, messages: list[dict], **parameters: Any) -> AsyncIterator[str]:
         """Yields text deltas as they arrive (``incremental_output``)."""
@@ -370,7 +498,7 @@ class Platform:
                                     json=body, headers={"X-DashScope-SSE": "enable"}):
             try:
                 reply = ChatReply.from_api(json.loads(data))
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, TypeError):
                 continue
             if reply.content:
                 yield reply.content
@@ -417,20 +545,50 @@ def _same_job(job: Job, body: dict) -> bool:
             and job.training_type == body["training_type"])
 
 
-def _page(data: dict, key: str, parse: Callable[[dict], Any], page_no: int, page_size: int) -> Page:
-    items = [parse(d) for d in (data.get(key) or [])]
+def unexpected(detail: str, op: str, request_id: str | None, status: int | None = 200) -> PlatformError:
+    return PlatformError(f"unexpected response from DashScope: {detail}", status=status, request_id=request_id,
+                         operation=op)
+
+
+def _expect_obj(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ShapeError(f"'{what}' is {type(value).__name__}, expected an object")
+    return value
+
+
+def _one(record: Any, id_field: str) -> Any:
+    if not getattr(record, id_field):
+        raise ShapeError(f"no {id_field} in the answer")
+    return record
+
+
+def _page(data: Any, key: str, parse: Callable[[dict], Any], page_no: int, page_size: int) -> Page:
+    data = _expect_obj(data, "output")
+    raw = data.get(key)
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ShapeError(f"'{key}' is {type(raw).__name__}, expected a list")
+    items = [parse(d) for d in raw]
     total = data.get("total", data.get("total_count"))
-    return Page(items=items, total=int(total) if total is not None else len(items),
-                page_no=int(data.get("page_no") or page_no), page_size=int(data.get("page_size") or page_size))
+    number = lambda v, d: int(v) if v not in (None, "") else d  # noqa: E731
+    return Page(items=items, total=number(total, len(items)), page_no=number(data.get("page_no"), page_no),
+                page_size=number(data.get("page_size"), page_size))
 
 
-def _json_body(response: Any) -> dict:
+def _json_body(response: Any) -> tuple[dict, str | None]:
+    """The JSON object of a response, and what is wrong with it (None if nothing)."""
+    if not response.content:
+        return {}, f"an empty body (HTTP {response.status_code})"
     try:
         body = response.json()
     except (ValueError, UnicodeDecodeError):
-        text = response.text[:200] if response.content else ""
-        return {"message": text or f"HTTP {response.status_code} with a non-JSON body"}
-    return body if isinstance(body, dict) else {"output": body}
+        text = clean(response.text[:200], cap=200)
+        return {"message": text or f"HTTP {response.status_code} with a non-JSON body"}, \
+            f"a body that is not JSON (HTTP {response.status_code}): {text!r}"
+    if not isinstance(body, dict):
+        return {}, f"a JSON {type(body).__name__} where an object was expected"
+    return body, None
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -12,7 +12,48 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from bailian_tui.core.safetext import clean, clean_line, clean_or_none
+
 T = TypeVar("T")
+
+
+class ShapeError(ValueError):
+    """A response whose shape or types are not what DashScope sends: the facade reports it, never a traceback."""
+
+
+def _obj(d: Any, what: str) -> dict:
+    if not isinstance(d, dict):
+        raise ShapeError(f"{what} is {type(d).__name__}, expected an object")
+    return d
+
+
+def _text(d: dict, *keys: str, default: str = "") -> str:
+    """The first non-empty of ``keys`` as a safe string; an object or a list where text belongs is an error."""
+    for key in keys:
+        value = d.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, (dict, list, tuple)):
+            raise ShapeError(f"'{clean(key, cap=40)}' is {type(value).__name__}, expected text")
+        return clean(value)
+    return default
+
+
+def _clean_tree(value: Any, depth: int = 0) -> Any:
+    """The raw answer with every string in it made inert too (``--json`` prints it)."""
+    if isinstance(value, str):
+        return clean(value)
+    if depth > 20:
+        return None
+    if isinstance(value, dict):
+        return {clean(k, cap=200): _clean_tree(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_tree(v, depth + 1) for v in value]
+    return value
+
+
+def _text_or_none(d: dict, *keys: str) -> str | None:
+    return _text(d, *keys) or None
 
 
 class JobStatus(str, enum.Enum):
@@ -93,11 +134,13 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def _str_list(value: Any) -> list[str]:
-    if value is None:
+    if value is None or value == "":
         return []
     if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+        return [clean(value)]
+    if not isinstance(value, (list, tuple)) or any(isinstance(v, (dict, list)) for v in value):
+        raise ShapeError(f"a list of ids is {type(value).__name__}")
+    return [clean(v) for v in value]
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -135,15 +178,16 @@ class RemoteFile:
 
     @classmethod
     def from_api(cls, d: dict) -> "RemoteFile":
+        d = _obj(d, "a file")
         return cls(
-            file_id=str(d.get("file_id") or d.get("id") or ""),
-            name=str(d.get("name") or d.get("filename") or ""),
+            file_id=_text(d, "file_id", "id"),
+            name=_text(d, "name", "filename"),
             size=_int_or_none(d.get("size", d.get("bytes"))),
-            purpose=d.get("purpose"),
-            description=d.get("description"),
-            md5=d.get("md5"),
+            purpose=_text_or_none(d, "purpose"),
+            description=_text_or_none(d, "description"),
+            md5=_text_or_none(d, "md5"),
             created_at=parse_time(d.get("gmt_create") or d.get("uploaded_at") or d.get("created_at")),
-            raw=dict(d),
+            raw=_clean_tree(d),
         )
 
 
@@ -174,23 +218,28 @@ class Job:
 
     @classmethod
     def from_api(cls, d: dict) -> "Job":
+        d = _obj(d, "a job")
+        hyper = d.get("hyper_parameters") or {}
+        if not isinstance(hyper, dict):
+            raise ShapeError(f"'hyper_parameters' is {type(hyper).__name__}, expected an object")
         return cls(
-            job_id=str(d.get("job_id") or d.get("id") or ""),
+            job_id=_text(d, "job_id", "id"),
             status=JobStatus.parse(d.get("status")),
-            model=str(d.get("model") or ""),
-            job_name=str(d.get("job_name") or d.get("jobs_name") or ""),
-            base_model=d.get("base_model"),
-            training_type=str(d.get("training_type") or d.get("mode") or "sft"),
+            model=_text(d, "model"),
+            job_name=_text(d, "job_name", "jobs_name"),
+            base_model=_text_or_none(d, "base_model"),
+            training_type=_text(d, "training_type", "mode", default="sft"),
             training_file_ids=_str_list(d.get("training_file_ids")),
             validation_file_ids=_str_list(d.get("validation_file_ids")),
-            hyper_parameters=dict(d.get("hyper_parameters") or {}),
-            finetuned_output=d.get("finetuned_output") or d.get("finetuned_model") or None,
+            hyper_parameters={clean(k, cap=80): v if isinstance(v, (int, float, bool)) or v is None
+                              else clean(v) for k, v in hyper.items()},
+            finetuned_output=_text_or_none(d, "finetuned_output", "finetuned_model"),
             created_at=parse_time(d.get("create_time") or d.get("created_at")),
             ended_at=parse_time(d.get("end_time") or d.get("finished_at")),
             usage=_int_or_none(d.get("usage")),
-            code=str(d["code"]) if d.get("code") not in (None, "") else None,
-            message=d.get("message") or None,
-            raw=dict(d),
+            code=_text_or_none(d, "code"),
+            message=_text_or_none(d, "message"),
+            raw=_clean_tree(d),
         )
 
 
@@ -208,13 +257,16 @@ class LogPage:
 
     @classmethod
     def from_api(cls, d: dict, offset: int) -> "LogPage":
+        d = _obj(d, "a log page")
         logs = d.get("logs")
         if logs is None:
             logs = d.get("content")
         if isinstance(logs, str):  # v2 joins the list; some servers answer one string
-            lines = logs.splitlines()
+            lines = [clean_line(x) for x in logs.splitlines()]
+        elif isinstance(logs, (list, tuple)) or logs is None:
+            lines = [clean_line(x) for x in (logs or [])]
         else:
-            lines = [str(x) for x in (logs or [])]
+            raise ShapeError(f"'logs' is {type(logs).__name__}, expected a list of lines")
         return cls(lines=lines, offset=offset, total=_int_or_none(d.get("total")))
 
 
@@ -244,14 +296,15 @@ class Checkpoint:
 
     @classmethod
     def from_api(cls, d: dict) -> "Checkpoint":
+        d = _obj(d, "a checkpoint")
         return cls(
-            checkpoint=str(d.get("checkpoint") or ""),
-            job_id=str(d.get("job_id") or ""),
-            full_name=str(d.get("full_name") or ""),
-            model_name=d.get("model_name") or None,
-            status=str(d.get("status") or "").upper(),
+            checkpoint=_text(d, "checkpoint"),
+            job_id=_text(d, "job_id"),
+            full_name=_text(d, "full_name"),
+            model_name=_text_or_none(d, "model_name"),
+            status=_text(d, "status").upper(),
             created_at=parse_time(d.get("create_time")),
-            raw=dict(d),
+            raw=_clean_tree(d),
         )
 
 
@@ -272,18 +325,19 @@ class Deployment:
 
     @classmethod
     def from_api(cls, d: dict) -> "Deployment":
+        d = _obj(d, "a deployment")
         return cls(
-            deployed_model=str(d.get("deployed_model") or d.get("model_name") or ""),
+            deployed_model=_text(d, "deployed_model", "model_name"),
             status=DeploymentStatus.parse(d.get("status")),
-            model_name=str(d.get("model_name") or ""),
-            base_model=d.get("base_model"),
+            model_name=_text(d, "model_name"),
+            base_model=_text_or_none(d, "base_model"),
             capacity=_int_or_none(d.get("capacity")),
             ready_capacity=_int_or_none(d.get("ready_capacity")),
-            plan=d.get("plan"),
-            charge_type=d.get("charge_type"),
+            plan=_text_or_none(d, "plan"),
+            charge_type=_text_or_none(d, "charge_type"),
             created_at=parse_time(d.get("gmt_create") or d.get("created_at")),
             updated_at=parse_time(d.get("gmt_modified") or d.get("updated_at")),
-            raw=dict(d),
+            raw=_clean_tree(d),
         )
 
 
@@ -297,21 +351,25 @@ class ChatReply:
 
     @classmethod
     def from_api(cls, body: dict) -> "ChatReply":
-        output = body.get("output") or {}
+        output = _obj(_obj(body, "a reply").get("output") or {}, "a reply's output")
         choices = output.get("choices") or []
+        if not isinstance(choices, list):
+            raise ShapeError(f"'choices' is {type(choices).__name__}, expected a list")
         if choices:
-            choice = choices[0]
-            content = (choice.get("message") or {}).get("content") or ""
+            choice = _obj(choices[0], "a choice")
+            content = _obj(choice.get("message") or {}, "a message").get("content") or ""
             finish = choice.get("finish_reason")
         else:
             content, finish = output.get("text") or "", output.get("finish_reason")
         if isinstance(content, list):  # multimodal content parts
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
         usage = body.get("usage") or {}
+        if not isinstance(usage, dict):
+            usage = {}
         return cls(
-            content=str(content),
-            finish_reason=None if finish in (None, "null") else str(finish),
+            content=clean(content, cap=1_000_000, multiline=True),
+            finish_reason=None if finish in (None, "null") else clean(finish),
             input_tokens=_int_or_none(usage.get("input_tokens")),
             output_tokens=_int_or_none(usage.get("output_tokens")),
-            request_id=body.get("request_id"),
+            request_id=clean_or_none(body.get("request_id")),
         )

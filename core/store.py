@@ -56,6 +56,18 @@ CREATE TABLE IF NOT EXISTS local_runs (   -- runs on this machine (core.local): 
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (profile, name)
 );
+CREATE TABLE IF NOT EXISTS intents (
+    id INTEGER PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    kind TEXT NOT NULL,           -- job | upload | deployment
+    key TEXT NOT NULL,            -- what makes two requests "the same" (request body, file hash…)
+    request TEXT NOT NULL,        -- what is needed to find the result later (name, size, ids seen before…)
+    state TEXT NOT NULL,          -- pending | created | failed | unknown | absent
+    result_id TEXT,
+    error TEXT,
+    at REAL NOT NULL              -- unix time the create was sent
+);
+CREATE INDEX IF NOT EXISTS intents_by_key ON intents(endpoint, kind, key, state);
 CREATE TABLE IF NOT EXISTS prefs (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -104,6 +116,22 @@ class LocalRunRecord:
     start_ticks: int | None
     started_at: str | None
     adopted: bool
+class Intent:
+    """A billed create written down before it was sent; ``state`` says what became of it."""
+
+    intent_id: int
+    kind: str
+    key: str
+    request: dict
+    state: str
+    result_id: str | None
+    error: str | None
+    at: float
+
+    @property
+    def open(self) -> bool:
+        """Not known to have made something nor to have made nothing."""
+        return self.state in ("pending", "unknown")
 
 
 class Store:
@@ -175,6 +203,36 @@ class Store:
     def dataset_of(self, job_id: str) -> str | None:
         rows = self._rows("SELECT dataset FROM jobs WHERE endpoint=? AND job_id=? LIMIT 1", (self.endpoint, job_id))
         return rows[0][0] if rows else None
+
+    # -- intents of billed creates (jobs, uploads, deployments) ------------------------------------------
+
+    def intent(self, kind: str, key: str, request: dict) -> int:
+        import time
+
+        return self._write("INSERT INTO intents(endpoint, kind, key, request, state, at) VALUES (?,?,?,?,?,?)",
+                           (self.endpoint, kind, key, json.dumps(request, ensure_ascii=False), "pending",
+                            time.time()))
+
+    def settle(self, intent_id: int, state: str, result_id: str | None = None, error: str | None = None) -> None:
+        self._write("UPDATE intents SET state=?, result_id=?, error=? WHERE id=?", (state, result_id, error, intent_id))
+
+    def open_intents(self, kind: str | None = None, key: str | None = None) -> list[Intent]:
+        sql = "SELECT id, kind, key, request, state, result_id, error, at FROM intents WHERE endpoint=? " \
+              "AND state IN ('pending', 'unknown')"
+        args: list = [self.endpoint]
+        if kind is not None:
+            sql += " AND kind=?"
+            args.append(kind)
+        if key is not None:
+            sql += " AND key=?"
+            args.append(key)
+        rows = self._rows(sql + " ORDER BY id", tuple(args))
+        return [Intent(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
+
+    def intents(self) -> list[Intent]:
+        rows = self._rows("SELECT id, kind, key, request, state, result_id, error, at FROM intents "
+                          "WHERE endpoint=? ORDER BY id", (self.endpoint,))
+        return [Intent(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     # -- watch list ------------------------------------------------------------------------------------
 

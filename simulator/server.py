@@ -38,6 +38,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "DashScopeSim/1.0"
     sim: "SimServer"
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as two writes: without this, Nagle + delayed ACK add ~40 ms to each answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt: str, *args: Any) -> None:  # requests go to our logger, never stderr
         log.debug("%s " + fmt, self.address_string(), *args)
 
@@ -67,11 +72,17 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(401, "InvalidApiKey", "Invalid API-key provided.")
             with state.lock:
                 state.requests += 1
+            sim.commit_due(self)
             if not url.path.startswith("/_sim/"):
                 self._inject_faults(method)
             for route_method, pattern, handler in sim.routes:
                 match = pattern.fullmatch(url.path)
                 if match and route_method == method:
+                    is_create = method == "POST" and url.path[len(PREFIX):] in CREATES
+                    if is_create:
+                        sim.hold_create(url.path[len(PREFIX):])  # the client may be gone after: the server acts anyway
+                    if is_create and sim.defer_create(self, handler, body, match.groups()):
+                        return
                     drop_after = method != "GET" and not url.path.startswith("/_sim/") and self._take_write_drop()
                     result = handler(self, body, *match.groups())
                     if drop_after:
@@ -413,14 +424,19 @@ def admin_clock(h: _Handler, body: Any) -> tuple[int, dict]:
     return h.ok({"t": h.sim.state.clock.t(), "requests": h.sim.state.requests})
 
 
+_FAULT_KEYS = ("rate_429", "rate_500", "drop_rate", "latency", "drop_after_write", "late_commit",
+               "late_commit_answer", "late_commits")
+
+
 def admin_faults(h: _Handler, body: Any) -> tuple[int, dict]:
     cfg = h.sim.state.config
     for key, value in (body or {}).items():
-        if key in ("rate_429", "rate_500", "drop_rate", "latency", "drop_after_write"):
+        if key in _FAULT_KEYS:
             setattr(cfg, key, type(getattr(cfg, key))(value))
-    return h.ok({k: getattr(cfg, k) for k in ("rate_429", "rate_500", "drop_rate", "latency", "drop_after_write")})
+    return h.ok({k: getattr(cfg, k) for k in _FAULT_KEYS})
 
 
+CREATES = ("/files", "/fine-tunes", "/deployments")  # the billed creates that fault modes can delay or hold
 _ID = r"([^/]+)"
 ROUTES: list[tuple[str, str, Callable]] = [
     ("POST", "/files", upload_files),
@@ -464,6 +480,48 @@ class SimServer:
         self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # Late commits: (due simulated time, handler, request handler, body, groups), applied on later requests.
+        self._late: list[tuple[float, Callable, Any, Any, tuple]] = []
+        # Held creates: a test sets ``hold_path`` ("/fine-tunes", "/files", "/deployments"), waits for
+        # ``create_arrived``, kills its client, then sets ``release``; the create then takes effect.
+        self.hold_path: str | None = None
+        self.create_arrived = threading.Event()
+        self.release = threading.Event()
+
+    def hold_create(self, path: str) -> None:
+        if self.hold_path != path:
+            return
+        self.create_arrived.set()
+        self.release.wait(timeout=60)
+
+    def defer_create(self, h: "_Handler", handler: Callable, body: Any, groups: tuple) -> bool:
+        """Fault mode ``late_commit``: answer 504 (or drop) now, commit ``late_commit`` simulated seconds later."""
+        cfg = self.state.config
+        with self.fault_lock:
+            if cfg.late_commit <= 0 or cfg.late_commits == 0:
+                return False
+            cfg.late_commits -= 1 if cfg.late_commits > 0 else 0
+            self._late.append((self.state.clock.t() + cfg.late_commit, handler, h, body, groups))
+        if cfg.late_commit_answer == "drop":
+            raise _Drop()
+        raise ApiError(504, "GatewayTimeout", "Gateway timeout: the request is still being processed.")
+
+    def commit_due(self, h: "_Handler") -> None:
+        """Apply the late commits whose time has come (simulated clock), before serving any request."""
+        now = self.state.clock.t()
+        with self.fault_lock:
+            due = [item for item in self._late if item[0] <= now]
+            self._late = [item for item in self._late if item[0] > now]
+        for _, handler, _original, body, groups in due:
+            try:
+                handler(h, body, *groups)
+            except ApiError:
+                pass  # the deferred request was refused after all: nothing committed
+
+    @property
+    def late_pending(self) -> int:
+        with self.fault_lock:
+            return len(self._late)
 
     @property
     def port(self) -> int:

@@ -60,6 +60,12 @@ class SimConfig:
     drop_rate: float = 0.0
     latency: float = 0.0
     drop_after_write: int = 0  # the next N writes take effect, then the connection drops unanswered
+    # Late commit: a create is answered 504 ("504") or dropped ("drop") at once and takes effect this many
+    # simulated seconds later (applied on the first request after that), for the next `late_commits` creates
+    # (-1: all of them). A real gateway gives up while the backend still works.
+    late_commit: float = 0.0
+    late_commit_answer: str = "504"
+    late_commits: int = -1
     seed: int = 7
 
 

@@ -55,11 +55,15 @@ def run(env, *args, timeout: float = 120, input: str | None = None) -> subproces
                           cwd=ROOT, env=env, timeout=timeout, input=input)
 
 
-def run_pty(env, *args, columns: int = 80, rows: int = 40, timeout: float = 120) -> tuple[int, str]:
-    """Run with stdout and stderr on a pseudo-terminal of ``columns``×``rows``; (exit code, output)."""
+def run_pty(env, *args, columns: int = 80, rows: int = 40, timeout: float = 120,
+            answer: str | None = None) -> tuple[int, str]:
+    """Run with stdout and stderr on a pseudo-terminal of ``columns``×``rows``; (exit code, output).
+
+    With ``answer``, stdin is the terminal too and ``answer`` is typed once the command asks ("? [y/N]")."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", *map(str, args)], stdin=subprocess.DEVNULL,
+    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", *map(str, args)],
+                             stdin=slave if answer is not None else subprocess.DEVNULL,
                              stdout=slave, stderr=slave, cwd=ROOT, env={**env, "COLUMNS": str(columns),
                                                                           "LINES": str(rows)})
     os.close(slave)
@@ -76,6 +80,9 @@ def run_pty(env, *args, columns: int = 80, rows: int = 40, timeout: float = 120)
                 if not data:
                     break
                 chunks.append(data)
+                if answer is not None and b"[y/N]" in b"".join(chunks):
+                    os.write(master, answer.encode() + b"\n")
+                    answer = None
             elif child.poll() is not None:
                 break
         code = child.wait(max(deadline - time.monotonic(), 1))

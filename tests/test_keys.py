@@ -168,3 +168,20 @@ async def test_help_shows_human_key_names(manual_demo):
 
 def test_status_column_comes_early():
     assert COLUMNS.index("status") < COLUMNS.index("model") and COLUMNS.index("job id") == 1
+
+
+def test_statuses_stay_distinct_with_16_colours_and_without_colour():
+    """Waiting, running, done, failed and stopping land on different 16-colour entries (queued jobs never look
+    failed), and each status carries its own glyph for NO_COLOR and monochrome terminals."""
+    from rich.color import ColorSystem
+    from rich.style import Style
+
+    from bailian_tui.tui.format import STATUS_STYLES, status_badge
+
+    def entry(status: str) -> int:
+        return Style.parse(STATUS_STYLES[status][1]).color.downgrade(ColorSystem.STANDARD).number
+
+    assert entry("QUEUING") == entry("PENDING") == 11  # bright yellow
+    assert len({entry(s) for s in ("QUEUING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELING")}) == 5
+    glyphs = {str(status_badge(s)).split()[0] for s in ("QUEUING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED")}
+    assert len(glyphs) == 5

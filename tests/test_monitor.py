@@ -145,3 +145,17 @@ async def test_scheduler_survives_dropped_connections(platform, clock, tmp_path,
     watched = scheduler.jobs[job.job_id]
     assert watched.job.status is JobStatus.SUCCEEDED and watched.tail.metrics.complete
     assert watched.tail.lines == (await platform.job_logs(job.job_id, 0, 1000)).lines
+
+
+async def test_a_watched_jobs_404_marks_that_job_not_the_connection(platform, sim):
+    updates = []
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    scheduler = Scheduler(platform, requests_per_second=1000.0, on_update=updates.append, sleep=no_wait)
+    scheduler.watch("ft-does-not-exist")
+    await scheduler.tick()
+    watched = scheduler.jobs["ft-does-not-exist"]
+    assert watched.error_kind == "job" and watched.error.startswith("gone or no access")
+    assert updates and updates[-1].watched is watched

@@ -29,7 +29,7 @@ async def test_upload_reports_progress_and_lists_across_pages(platform, tmp_path
         await platform.upload_file(write_chatml(tmp_path / f"f{i}.jsonl", 3))
     page = await platform.list_files(page_no=2, page_size=5)
     assert (page.total, len(page.items), page.page_no) == (12, 5, 2)
-    everything = await platform._pages(lambda n: platform.list_files(n, 5))
+    everything = await platform._pages(lambda n: platform.list_files(n, 5), lambda f: f.file_id, "files")
     assert len({f.file_id for f in everything}) == 12
     got = await platform.get_file(first.file_id)
     assert got.size == (tmp_path / "a.jsonl").stat().st_size and got.purpose == "fine-tune"
@@ -91,7 +91,7 @@ async def test_list_jobs_pages_and_merges(platform, tmp_path):
         await _job(platform, write_chatml(tmp_path / f"{i}.jsonl"))
     page = await platform.list_jobs(page_no=2, page_size=3)
     assert (page.total, len(page.items)) == (7, 3)
-    assert len({j.job_id for j in await platform._pages(lambda n: platform.list_jobs(n, 3))}) == 7
+    assert len({j.job_id for j in await platform._pages(lambda n: platform.list_jobs(n, 3), lambda j: j.job_id, "jobs")}) == 7
     assert len(await platform.all_jobs()) == 7
 
 

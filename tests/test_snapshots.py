@@ -1,4 +1,5 @@
-"""SVG snapshots of every screen at 80×24 and 120×40, on a demo with a pinned clock.
+"""SVG snapshots of every screen at 80×24, 120×40 and 60×20, on a demo with a pinned clock; the job list
+and the watch view also as a 16-colour terminal and a NO_COLOR one show them.
 
 Update after a reviewed change: pytest tests/test_snapshots.py --snapshot-update
 """
@@ -10,16 +11,39 @@ from datetime import datetime
 
 import pytest
 
+from rich.color import Color as RichColor, ColorSystem
+from rich.segment import Segment
+from rich.style import Style
+from textual.color import Color
+from textual.filter import LineFilter
+
 from bailian_tui.core import config
 from bailian_tui.core.config import Settings
 from bailian_tui.simulator import SimClock, SimServer, SimState
 from bailian_tui.simulator.demo import DEMO_KEY, seed
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, settle
 from bailian_tui.tui import format as tui_format
 from bailian_tui.tui.app import BailianApp
 from bailian_tui.simulator.demo import point_at_demo
 
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"),
+         pytest.param((60, 20), id="60x20")]
+COLOURS = [pytest.param("16", id="16colours"), pytest.param("none", id="NO_COLOR")]
+
+
+class SixteenColours(LineFilter):
+    """What a 16-colour terminal (TERM=xterm) shows: every colour snapped to the standard palette, the same
+    downgrade Rich applies when it writes to such a terminal (the SVG export itself is always truecolor)."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        return [Segment(text, style + Style(color=_snap(style.color), bgcolor=_snap(style.bgcolor))
+                        if style else style, control) for text, style, control in segments]
+
+
+def _snap(colour):
+    if colour is None or colour.is_default:
+        return colour
+    return RichColor.from_triplet(colour.downgrade(ColorSystem.STANDARD).get_truecolor())
 START = datetime(2026, 3, 2, 9, 30, 0)
 
 
@@ -33,13 +57,22 @@ def pinned_demo(tmp_path, monkeypatch):
     monkeypatch.setattr(Settings, "where",
                         lambda self: "demo simulator · http://127.0.0.1:8765/api/v1 · key sk-…demo")
 
-    def build(path=None) -> BailianApp:
+    def build(path=None, colours: str = "full") -> BailianApp:
         settings = config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "c"), "BAILIAN_TUI_STATE_DIR": str(tmp_path)})
         point_at_demo(settings, server)
+        if colours == "none":
+            monkeypatch.setenv("NO_COLOR", "1")  # read (and removed) by the App when it is built
+        if colours == "16":
+            return Sixteen(settings, open_path=path)
         return BailianApp(settings, open_path=path)
 
     yield build
     server.stop()
+
+
+class Sixteen(BailianApp):
+    def get_line_filters(self):
+        return [*super().get_line_filters(), SixteenColours()]
 
 
 def until(predicate, timeout: float = 10.0):
@@ -49,7 +82,7 @@ def until(predicate, timeout: float = 10.0):
         while not predicate(pilot.app):
             assert loop.time() < deadline, "the screen never got ready"
             await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        await settle(pilot)  # the workers' results drawn: no fixed wait
 
     return run_before
 
@@ -61,6 +94,11 @@ def rows(selector: str, n: int):
 @pytest.mark.parametrize("size", SIZES)
 def test_jobs(snap_compare, pinned_demo, size):
     assert snap_compare(pinned_demo(), terminal_size=size, run_before=until(rows("#jobs", 7)))
+
+
+@pytest.mark.parametrize("colours", COLOURS)
+def test_jobs_colours(snap_compare, pinned_demo, colours):
+    assert snap_compare(pinned_demo(colours=colours), terminal_size=(100, 24), run_before=until(rows("#jobs", 7)))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -88,7 +126,7 @@ def test_placeholders_and_help(snap_compare, pinned_demo, size):
     async def go(pilot):
         await until(rows("#jobs", 7))(pilot)
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await settle(pilot)
 
     assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
 
@@ -102,18 +140,30 @@ def test_new_job_form(snap_compare, pinned_demo, size):
     assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_watch_view(snap_compare, pinned_demo, size):
+def watch_jobs(pilot):
     async def go(pilot):
         await until(rows("#jobs", 7))(pilot)
-        await pilot.press("down", "down", "w", "down", "w", "v")
+        await pilot.press("down", "down", "w", "down", "w", "down", "w", "v")
         # Panels off screen are drawn when scrolled into view: wait for the ones a person sees.
-        await until(lambda app: len(app.screen.query(".job-panel")) == 2 and all(
-            "SUCCEEDED" in str(p.query_one(".panel-status").render()) or "RUNNING" in str(
-                p.query_one(".panel-status").render()) for p in app.screen.query(".job-panel")
-            if app.screen._on_screen(p)))(pilot)
+        await until(lambda app: len(app.screen.query(".job-panel")) == 3 and all(
+            watched.job is not None for watched in app.scheduler.jobs.values()) and all(
+            "waiting for the first poll" not in str(p.query_one(".panel-status").render())
+            for p in app.screen.query(".job-panel") if p.display))(pilot)
+        await pilot.press("tab")
+        pilot.app.clear_notifications()  # toasts leave on a wall-clock timer: keep them out of the picture
+        await until(lambda app: app.screen.drawn)(pilot)
 
-    assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
+    return go(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_watch_view(snap_compare, pinned_demo, size):
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=watch_jobs)
+
+
+@pytest.mark.parametrize("colours", COLOURS)
+def test_watch_view_colours(snap_compare, pinned_demo, colours):
+    assert snap_compare(pinned_demo(colours=colours), terminal_size=(80, 24), run_before=watch_jobs)
 
 
 @pytest.mark.parametrize("size", SIZES)

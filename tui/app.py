@@ -46,6 +46,7 @@ class BailianApp(App):
         self.settings, self.open_path = settings, open_path
         self.current_service = None
         self._core_ready = asyncio.Event()
+        self._core_started = False
         self.scheduler = None
         self.fleet = None
         self.gpu_lines: dict[str, list[str]] = {}  # watched local runs: GPU lines (NVML, when available)
@@ -59,7 +60,17 @@ class BailianApp(App):
         self._end_on_signals()
         if self.open_path is not None:
             self.switch_mode("datasets")
-        self._load_core()
+        if not self.settings.api_key:  # say so at once, before anything tries the network
+            from bailian_tui.tui.screens.no_key import NoKeyScreen
+
+            self.push_screen(NoKeyScreen(self.settings))
+
+    def first_screen_painted(self) -> None:
+        """Start loading the SDK and the tokenizer once the first frame is on screen: their imports hold the
+        GIL, so started earlier they would delay that frame by half a second."""
+        if not self._core_started:
+            self._core_started = True
+            self._load_core()
 
     def _end_on_signals(self) -> None:
         """SIGINT/SIGTERM/SIGHUP (a dropped SSH connection) end the app the normal way — terminal restored,
@@ -72,8 +83,8 @@ class BailianApp(App):
         loop = asyncio.get_running_loop()
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             signum = getattr(signal, name, None)
-            if signum is None:
-                continue
+            if signum is None or signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # ignored by whoever started us (nohup, a background job): keep it so
             try:
                 loop.add_signal_handler(signum, self.exit, None, 128 + signum)
             except (NotImplementedError, RuntimeError, ValueError):
@@ -119,6 +130,8 @@ class BailianApp(App):
             self.set_interval(2.0, self._sample_gpus)
         if self.settings.demo:
             self._seed_local_demo()
+        if any(m.service.reconciles and m.service.store.open_intents() for m in self.fleet.members.values()):
+            self._settle_intents()  # only when a crash or a kill left a create open
 
     @work(thread=True, group="gpu", exclusive=True, exit_on_error=False)
     def _sample_gpus(self) -> None:
@@ -144,6 +157,19 @@ class BailianApp(App):
                     key = job.job_id if name == self.fleet.default else f"{name}:{job.job_id}"
                     self.watch_job(key)
 
+    @work(group="intents", exit_on_error=False)
+    async def _settle_intents(self) -> None:
+        """Creates left open by a crash or a kill: find what they made, in the background, and say so."""
+        for member in self.fleet.members.values():
+            if not member.service.reconciles:
+                continue
+            try:
+                messages = await member.service.reconcile_intents()
+            except PlatformError:
+                continue  # the next identical create settles them first anyway
+            for message in messages:
+                self.notify(message, title="interrupted create", timeout=15)
+
     def profile_label(self, object_id: str) -> str:
         """The badge of the profile an id belongs to (empty with a single profile)."""
         fleet = getattr(self, "fleet", None)
@@ -167,7 +193,8 @@ class BailianApp(App):
             else:
                 self.notify(f"{job.job_id} {job.status.value}: {job.message or ''}", title="job finished",
                             severity="error" if job.status is JobStatus.FAILED else "warning", timeout=15)
-        self.connection_problem = update.watched.error or ""
+        if update.watched.error_kind != "job":  # one job's 404 marks that job, not the connection
+            self.connection_problem = update.watched.error or ""
         for listener in list(self.job_listeners):
             listener.post_message(JobPolled(update))
 
@@ -249,6 +276,8 @@ class BailianApp(App):
         self.fleet.unwatch(job_id)
 
     async def service(self):
+        if not self.settings.api_key:  # nothing to connect with: fail at once, never retry for seconds
+            raise PlatformError("no API key: set DASHSCOPE_API_KEY, or run bailian-tui --demo", code="NoApiKey")
         await self._core_ready.wait()
         return self.current_service
 
@@ -257,11 +286,20 @@ class BailianApp(App):
         try:
             result = await operation
         except PlatformError as err:
-            if err.connection_lost or (err.status or 0) >= 500:
+            if err.connection_lost or (err.status or 0) >= 500 or err.status in (401, 403):
                 self.connection_problem = err.human()
             raise
         self.connection_problem = ""
         return result
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Every notification carries names, ids or errors from a server: shown as plain text, never as markup.
+
+        ``markup`` is ignored on purpose (``Widget.notify`` always passes True): no notification of the app
+        uses markup, and a server's ``[/]`` must not crash it nor a ``[link=…]`` turn into a link.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def action_help(self) -> None:
         from bailian_tui.tui.screens.help import HelpScreen

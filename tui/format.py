@@ -4,12 +4,40 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.markup import escape
 from rich.text import Text
+
+__all__ = ["cells", "escape", "plain"]
+
+
+def plain(value: object) -> object:
+    """A string shown as itself, never read as markup (server text may contain ``[/]`` or ``[link=…]``).
+
+    Control characters were already made visible by ``core.safetext``; this only stops Rich/Textual from
+    interpreting brackets. Anything that is already a renderable passes through.
+    """
+    return Text(value) if isinstance(value, str) else value
+
+
+def widget_id(prefix: str, value: str) -> str:
+    """A valid Textual id for a server-given value (ids must be letters, digits, ``_`` and ``-``)."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        return f"{prefix}-{value}"
+    return f"{prefix}-x{hashlib.sha1(value.encode('utf-8', 'replace')).hexdigest()[:16]}"
+
+
+def cells(*values: object) -> list:
+    """Table cells as plain text: for ``DataTable.add_row(*cells(...), key=…)``."""
+    return [plain(v) for v in values]
+
 
 # Colours are given as RGB that fall on distinct entries of the 16-colour palette: Textual maps the named
 # ANSI colours through its own terminal theme, where "yellow" is orange (→ bright red with 16 colours) and
 # "red" equals "magenta". Each status also carries a glyph, so nothing depends on colour (NO_COLOR, mono).
-WAITING, ACTIVE, GOOD, BAD, GOING, INERT = "#d7d700", "bold #00cdcd", "bold #00cd00", "bold #cd0000", "#cd00cd", "dim"
+WAITING, ACTIVE, GOOD, BAD, GOING, INERT = "#e0e020", "bold #20e0e0", "bold #40ff40", "bold #ff4040", "#e040e0", "dim"
 STATUS_STYLES = {
     "PENDING": ("◌", WAITING), "QUEUING": ("◌", WAITING), "RUNNING": ("▶", ACTIVE), "CANCELING": ("◍", GOING),
     "SUCCEEDED": ("✓", GOOD), "FAILED": ("✗", BAD), "CANCELED": ("■", INERT), "UNKNOWN": ("?", INERT),
@@ -17,11 +45,17 @@ STATUS_STYLES = {
 }
 
 
-def status_text(status) -> Text:
+def status_badge(status) -> Text:
     """A status as glyph + word, coloured: `✗ FAILED`. Takes a JobStatus/DeploymentStatus or its value."""
     value = getattr(status, "value", status)
     glyph, style = STATUS_STYLES.get(value, ("·", ""))
     return Text(f"{glyph} {value}", style=style)
+
+
+def status_text(status) -> Text:
+    """The word alone, coloured (for command-line tables, where scripts read the word)."""
+    value = getattr(status, "value", status)
+    return Text(value, style=STATUS_STYLES.get(value, ("", ""))[1])
 
 
 def now() -> datetime:

@@ -53,24 +53,25 @@ BACK = ("escape", "back", "Back")
 
 KEYMAP: dict[str, list[Binding]] = {
     "app": [
-        *[bind(key, f"switch_mode('{mode}')", title, f"go-{mode}", help_text)
+        # Shown on the place bar under the header, not in the footer.
+        *[bind(key, f"switch_mode('{mode}')", title, f"go-{mode}", help_text, show=False)
           for mode, (key, title, help_text) in PLACES.items()],
-        bind("question_mark", "help", "Help", "help", "Every key that works here"),
-        bind("q", "quit", "Quit", "quit", "Leave bailian-tui"),
+        bind("question_mark", "help", "Help", "help", "Every key that works here", show=False),
+        bind("q", "quit", "Quit", "quit", "Leave bailian-tui", show=False),
     ],
     "jobs": [
         bind("escape", "back", "Back", "jobs-back", "Clear the filter / leave the filter box", show=False),
-        bind("r", "refresh", "Refresh", "jobs-refresh", "Fetch the job list now"),
+        bind("r", "refresh", "Refresh", "jobs-refresh", "Fetch the job list now", show=False),
         bind("w", "toggle_watch", "Watch", "jobs-watch", "Add or remove the job from the watch list"),
         bind("v", "watch_view", "Watched", "jobs-watch-view", "See every watched job live"),
         bind("l", "logs", "Log", "jobs-log", "The job's full log (follow, search, save); Enter too"),
         bind("x", "cancel_job", "Cancel", "jobs-cancel", "Cancel the selected job"),
-        bind("delete", "delete_job", "Delete", "jobs-delete", "Delete the selected finished job"),
-        bind("o", "sort", "Sort", "jobs-sort", "Sort by created / status / model"),
+        bind("delete", "delete_job", "Delete", "jobs-delete", "Delete the selected finished job", show=False),
+        bind("o", "sort", "Sort", "jobs-sort", "Sort by created / status / model", show=False),
         bind("slash", "filter", "Find", "jobs-filter", "Show only jobs matching text"),
-        bind("c", "copy_model", "Copy model", "jobs-copy", "Copy the fine-tuned model id (OSC 52)"),
+        bind("c", "copy_model", "Copy model", "jobs-copy", "Copy the fine-tuned model id (OSC 52)", show=False),
         bind("D", "deploy", "Deploy", "jobs-deploy", "Deploy the selected succeeded job's model"),
-        bind("K", "checkpoints", "Checkpoints", "jobs-checkpoints", "The job's checkpoints: export one, deploy it"),
+        bind("K", "checkpoints", "Checkpoints", "jobs-checkpoints", "The job's checkpoints: export one, deploy it", show=False),
     ],
     "watch": [
         bind("escape", "back", "Back", "watch-back", "Back to the job list"),
@@ -80,22 +81,22 @@ KEYMAP: dict[str, list[Binding]] = {
         bind("l,enter", "logs", "Log", "watch-log", "Full log of the current job"),
         bind("x", "cancel_job", "Cancel", "watch-cancel", "Cancel the current job"),
         bind("w", "unwatch", "Watch", "watch-unwatch", "Stop watching the current job"),
-        bind("c", "copy_model", "Copy model", "watch-copy", "Copy the fine-tuned model id (OSC 52)"),
+        bind("c", "copy_model", "Copy model", "watch-copy", "Copy the fine-tuned model id (OSC 52)", show=False),
         bind("D", "deploy", "Deploy", "watch-deploy", "Deploy the current job's fine-tuned model"),
     ],
     "log": [
         bind("escape", "back", "Back", "log-back", "Back"),
         bind("F", "follow", "Follow", "log-follow", "Keep the newest line in view (toggle)"),
         bind("slash", "search", "Find", "log-search", "Find text in the log"),
-        bind("right_square_bracket,f3", "search_next", "Next", "log-next", "Next match"),
+        bind("right_square_bracket,f3", "search_next", "Next", "log-next", "Next match", show=False),
         bind("s", "save", "Save", "log-save", "Save the log to a file (the state folder unless a path is given)"),
     ],
     "datasets": [
         bind("escape", "back", "Back", "datasets-back", "Leave the input / back to Jobs", show=False),
-        bind("b", "toggle_tree", "Tree", "datasets-tree", "Show or hide the folder tree"),
-        bind("g", "jump", "Go to", "datasets-jump", "Jump to record N"),
+        bind("b", "toggle_tree", "Tree", "datasets-tree", "Show or hide the folder tree", show=False),
+        bind("g", "jump", "Go to", "datasets-jump", "Jump to record N", show=False),
         bind("slash", "search", "Find", "datasets-search", "Find text in the records"),
-        bind("right_square_bracket,f3", "search_next", "Next", "datasets-next", "Next match"),
+        bind("right_square_bracket,f3", "search_next", "Next", "datasets-next", "Next match", show=False),
         bind("exclamation_mark", "filter_findings", "Findings", "datasets-filter",
              "Show only records with findings (again: all records)"),
         bind("h", "stats", "Histogram", "datasets-stats", "Token-length histogram of the converted file"),
@@ -104,7 +105,7 @@ KEYMAP: dict[str, list[Binding]] = {
     ],
     "files": [
         bind("escape", "back", "Back", "files-back", "Back to Jobs", show=False),
-        bind("r", "refresh", "Refresh", "files-refresh", "Fetch the remote file list now"),
+        bind("r", "refresh", "Refresh", "files-refresh", "Fetch the remote file list now", show=False),
         bind("delete", "delete", "Delete", "files-delete", "Delete the selected remote file"),
         bind("c", "copy_id", "Copy id", "files-copy", "Copy the file_id (OSC 52, works over SSH)"),
     ],
@@ -121,19 +122,19 @@ KEYMAP: dict[str, list[Binding]] = {
     ],
     "deployments": [
         bind("escape", "back", "Back", "dep-back", "Back to Jobs", show=False),
-        bind("r", "refresh", "Refresh", "dep-refresh", "Fetch the deployments now"),
+        bind("r", "refresh", "Refresh", "dep-refresh", "Fetch the deployments now", show=False),
         bind("D", "deploy", "Deploy", "dep-deploy", "Deploy a succeeded job's fine-tuned model"),
         bind("S", "scale", "Scale", "dep-scale", "Change the capacity of the selected deployment"),
         bind("delete", "undeploy", "Delete", "dep-delete", "Delete (undeploy) the selected one"),
         bind("t", "try_it", "Try it", "dep-try", "Chat with the selected model"),
         bind("e", "evaluate", "Evaluate", "dep-eval", "Accuracy on a test split vs a base model"),
-        bind("c", "copy", "Copy id", "dep-copy", "Copy the deployed model id (OSC 52)"),
+        bind("c", "copy", "Copy id", "dep-copy", "Copy the deployed model id (OSC 52)", show=False),
     ],
     "checkpoints": [
         bind("escape", "dismiss", "Back", "ckpt-close", "Close"),
         bind("E", "export", "Export", "ckpt-export", "Publish the checkpoint as a model"),
         bind("D", "deploy", "Deploy", "ckpt-deploy", "Deploy the exported checkpoint"),
-        bind("r", "refresh", "Refresh", "ckpt-refresh", "Fetch the list again"),
+        bind("r", "refresh", "Refresh", "ckpt-refresh", "Fetch the list again", show=False),
     ],
     "chat": [
         bind("escape", "back", "Back", "chat-back", "Leave the input; again: back"),

@@ -42,8 +42,9 @@ class DashScopeProvider(ProviderBase):
 
     # files
     async def upload_file(self, path: str | Path, *, description: str | None = None,
-                          on_progress: ProgressCallback | None = None) -> RemoteFile:
-        return self.tag(await self.platform.upload_file(path, description=description, on_progress=on_progress))
+                          on_progress: ProgressCallback | None = None, before: set[str] | None = None) -> RemoteFile:
+        return self.tag(await self.platform.upload_file(path, description=description, on_progress=on_progress,
+                                                        before=before))
 
     async def list_files(self, page_no: int = 1, page_size: int = 100) -> Page[RemoteFile]:
         return self.tag_page(await self.platform.list_files(page_no, page_size))
@@ -58,8 +59,8 @@ class DashScopeProvider(ProviderBase):
     def request_body(self, request: JobRequest) -> dict:
         return request.body()
 
-    async def create_job(self, request: JobRequest) -> Job:
-        return self.tag(await self.platform.create_job(request))
+    async def create_job(self, request: JobRequest, *, before: set[str] | None = None) -> Job:
+        return self.tag(await self.platform.create_job(request, before=before))
 
     async def get_job(self, job_id: str) -> Job:
         return self.tag(await self.platform.get_job(job_id))

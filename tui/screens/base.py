@@ -7,6 +7,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, TextArea
 
 from bailian_tui.tui.widgets.connection import ConnectionBar
+from bailian_tui.tui.widgets.places import PlaceBar
 
 
 def leave_input(screen) -> bool:
@@ -23,6 +24,7 @@ class BaseScreen(Screen):
     def compose_frame(self) -> ComposeResult:
         yield Header()
         yield ConnectionBar(id="connection")
+        yield PlaceBar(id="places")
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -39,6 +41,9 @@ class BaseScreen(Screen):
 
     def on_mount(self) -> None:
         self.app.sub_title = self.TITLE_TEXT
+        first_painted = getattr(self.app, "first_screen_painted", None)
+        if first_painted is not None:
+            self.call_after_refresh(first_painted)
 
     def on_screen_resume(self) -> None:
         self.app.sub_title = self.TITLE_TEXT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -11,6 +12,7 @@ from textual.widgets import DataTable, Static
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.format import cells, escape
 from bailian_tui.tui.screens.prompt import PromptScreen
 
 
@@ -24,7 +26,7 @@ class CheckpointsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="checkpoints"):
-            yield Static(f"[b]Checkpoints of {self.job_id}[/] — E exports, D deploys an exported one",
+            yield Static(f"[b]Checkpoints of {escape(self.job_id)}[/] — E exports, D deploys an exported one",
                          id="ckpt-title")
             yield DataTable(id="ckpt-table", cursor_type="row")
             yield Static("", id="ckpt-status")
@@ -51,7 +53,7 @@ class CheckpointsScreen(ModalScreen[None]):
         try:
             checkpoints = await self.app.call(service.platform.list_checkpoints(self.job_id))
         except PlatformError as err:
-            status.update(f"[red]{err.human()}[/]")
+            status.update(Text(err.human(), style="red"))
             return
         metrics = self._metrics()
         table = self.query_one("#ckpt-table", DataTable)
@@ -59,9 +61,12 @@ class CheckpointsScreen(ModalScreen[None]):
         self.checkpoints = {c.checkpoint: c for c in checkpoints}
         for c in checkpoints:
             loss, evaluation = metrics.get(c.step or -1, (None, None))
-            table.add_row(c.checkpoint, str(c.step or ""), c.created_at.strftime("%m-%d %H:%M") if c.created_at else "",
-                          c.status, c.model_name or "", f"{loss:.4f}" if loss is not None else "",
-                          f"{evaluation:.4f}" if evaluation is not None else "", key=c.checkpoint)
+            if c.checkpoint in table.rows:  # a checkpoint listed twice is shown once
+                continue
+            table.add_row(*cells(c.checkpoint, str(c.step or ""),
+                                 c.created_at.strftime("%m-%d %H:%M") if c.created_at else "", c.status,
+                                 c.model_name or "", f"{loss:.4f}" if loss is not None else "",
+                                 f"{evaluation:.4f}" if evaluation is not None else ""), key=c.checkpoint)
         status.update("" if checkpoints else "No checkpoint saved yet (sft and efficient_sft save them).")
 
     def _selected(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -97,11 +98,11 @@ class DeployScreen(ModalScreen[bool]):
         service = await self.app.service()
         self.query_one("#deploy-status", Static).update("deploying…")
         try:
-            deployment = await self.app.call(service.platform.create_deployment(model, capacity, plan=plan,
-                                                                                suffix=suffix))
+            created = await self.app.call(service.create_deployment(model, capacity, plan=plan, suffix=suffix))
         except PlatformError as err:
             hint = " — deploy it again with a suffix" if err.status == 409 else ""
-            self.query_one("#deploy-status", Static).update(f"[red]{err.human()}{hint}[/]")
+            self.query_one("#deploy-status", Static).update(Text(f"{err.human()}{hint}", style="red"))
             return
-        self.notify(f"deploying {deployment.deployed_model} ({deployment.status.value})")
+        deployment = created.item
+        self.notify(created.message or f"deploying {deployment.deployed_model} ({deployment.status.value})")
         self.dismiss(True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
@@ -67,11 +68,12 @@ class DeploymentsScreen(BaseScreen):
         current = self.selected()
         self.deployments = {d.deployed_model: d for d in message.deployments}
         table.clear()
-        for d in message.deployments:
-            table.add_row(d.deployed_model, d.base_model or "", fmt.status_text(d.status.value), str(d.capacity),
-                          str(d.ready_capacity) if d.ready_capacity is not None else "-", d.plan or "-",
-                          d.charge_type or "", fmt.ago(d.created_at), fmt.ago(d.updated_at),
-                          self.app.profile_label(f"{d.provider}:x") if d.provider else "", key=d.deployed_model)
+        for d in self.deployments.values():  # by id: a repeated id never reaches the table twice
+            table.add_row(*fmt.cells(d.deployed_model, d.base_model or "", fmt.status_badge(d.status.value),
+                                     str(d.capacity), str(d.ready_capacity) if d.ready_capacity is not None else "-",
+                                     d.plan or "-", d.charge_type or "", fmt.ago(d.created_at), fmt.ago(d.updated_at),
+                                     self.app.profile_label(f"{d.provider}:x") if d.provider else ""),
+                          key=d.deployed_model)
         if current is not None and current.deployed_model in self.deployments:
             table.move_cursor(row=table.get_row_index(current.deployed_model))
         if not message.deployments:
@@ -87,8 +89,9 @@ class DeploymentsScreen(BaseScreen):
         elif d is not None:
             billing = "bills while it runs" if d.plan != "lora" else "billed per token of use"
             self.query_one("#dep-detail", Static).update(
-                f"[b]{d.deployed_model}[/] · model {d.model_name} · base {d.base_model} · {d.status.value} · "
-                f"{d.ready_capacity}/{d.capacity} ready · plan {d.plan or 'compute units'} ({billing})")
+                Text.assemble((d.deployed_model, "bold"), f" · model {d.model_name} · base {d.base_model} · "
+                              f"{d.status.value} · {d.ready_capacity}/{d.capacity} ready · "
+                              f"plan {d.plan or 'compute units'} ({billing})"))
 
     def selected(self):
         return self.deployments.get(selected_key(self.query_one("#deployments", DataTable)))

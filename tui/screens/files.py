@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -11,7 +12,7 @@ from textual.widgets import DataTable, Static
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
-from bailian_tui.tui.format import ago, size_text
+from bailian_tui.tui.format import ago, cells, size_text
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
@@ -47,7 +48,7 @@ class FilesScreen(BaseScreen):
             service = await self.app.service()
             files = await self.app.call(service.platform.all_files())
         except PlatformError as err:
-            self.query_one("#files-quota", Static).update(f"[red]{err.human()}[/]")
+            self.query_one("#files-quota", Static).update(Text(err.human(), style="red"))
         else:
             self.post_message(self.FilesRefreshed(files))
 
@@ -59,9 +60,9 @@ class FilesScreen(BaseScreen):
             f"{len(message.files)} / {MAX_FILES} files · {used / 1024**3:.2f} GB / {MAX_BYTES // 1024**3} GB used")
         table = self.query_one("#files", DataTable)
         table.clear()
-        for f in message.files:
-            table.add_row(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at),
-                          self.app.profile_label(f.file_id), key=f.file_id)
+        for f in self.files.values():  # by id: a repeated id never reaches the table twice
+            table.add_row(*cells(f.name, size_text(f.size), f.file_id, f.purpose or "", ago(f.created_at),
+                                 self.app.profile_label(f.file_id)), key=f.file_id)
 
     @on(DataTable.RowHighlighted, "#files")
     def _detail(self, event: DataTable.RowHighlighted) -> None:
@@ -72,7 +73,8 @@ class FilesScreen(BaseScreen):
                 upload = self.app.current_service.store.upload_for_file_id(f.file_id)
                 local = f" · local copy: {upload.path}" if upload else ""
             self.query_one("#files-detail", Static).update(
-                f"[b]{f.name}[/] · {f.file_id} · md5 {f.md5 or '-'} · {f.description or 'no description'}{local}")
+                Text.assemble((f.name, "bold"), f" · {f.file_id} · md5 {f.md5 or '-'} · "
+                              f"{f.description or 'no description'}{local}"))
 
     def _selected(self):
         return self.files.get(selected_key(self.query_one("#files", DataTable)))

@@ -90,11 +90,15 @@ class JobsScreen(BaseScreen):
     async def _refresh_jobs(self) -> None:
         try:
             service = await self.app.service()
-            if self.app.scheduler is not None and not hasattr(service, "fleet"):
-                await self.app.scheduler.pace()  # the list refresh spends the same request budget
-            rows = await self.app.call(service.job_rows())  # a fleet paces each provider on its own budget
-        except PlatformError:
-            pass  # the connection line says so; the next round tries again
+            if hasattr(service, "fleet"):  # a fleet paces each provider on its own budget
+                rows = await self.app.call(service.job_rows())
+            else:
+                pace = self.app.scheduler.pace if self.app.scheduler is not None else None
+                rows = await self.app.call(service.job_rows(pace=pace))  # every page spends the one budget
+        except PlatformError as err:
+            if err.status in (401, 403):  # not a passing fault: say it here, in full, with the hint
+                self.notify(err.human(), title="jobs", severity="error", timeout=30)
+            # otherwise the connection line says so; the next round tries again
         else:
             self.post_message(self.JobsRefreshed(rows))
         finally:
@@ -130,8 +134,12 @@ class JobsScreen(BaseScreen):
         else:
             rows.sort(key=lambda r: r.job.created_at or datetime.min, reverse=True)
         table.clear()
+        shown_ids: set[str] = set()
         for row in rows:
             job = row.job
+            if job.job_id in shown_ids:  # a server listing one job twice must not crash the table
+                continue
+            shown_ids.add(job.job_id)
             live = watched.get(job.job_id)
             if live is not None and live.job is not None:
                 job = live.job
@@ -142,10 +150,10 @@ class JobsScreen(BaseScreen):
             else:
                 shown = f"{progress:.0%}" if progress is not None else ""
             loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
-            cells = [Text("●", style="cyan") if live is not None else "", job.job_id,
-                     fmt.status_text(job.status.value), shown, loss, job.model, job.training_type,
-                     fmt.ago(job.created_at), elapsed(job),
-                     fmt.middle(Path(row.dataset).name, 28) if row.dataset else ""]
+            cells = fmt.cells(Text("●", style="cyan") if live is not None else "", job.job_id,
+                              fmt.status_badge(job.status.value), shown, loss, job.model, job.training_type,
+                              fmt.ago(job.created_at), elapsed(job),
+                              fmt.middle(Path(row.dataset).name, 28) if row.dataset else "")
             if "provider" in self.columns:
                 cells.insert(self.columns.index("provider"), self.badges.get(job.provider, job.provider))
             table.add_row(*cells, key=job.job_id)

@@ -11,6 +11,7 @@ from textual.widgets import Log, Static
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.monitor import LogTail
+from bailian_tui.tui.format import escape
 from bailian_tui.tui.messages import JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.prompt import PromptScreen
@@ -29,7 +30,7 @@ class LogScreen(BaseScreen):
         self.shown = 0
 
     def compose_body(self) -> ComposeResult:
-        yield Static(f"[b]{self.job_id}[/] · follow on", id="log-info")
+        yield Static(f"[b]{escape(self.job_id)}[/] · follow on", id="log-info")
         yield Log(id="log", highlight=False, auto_scroll=True)
 
     def on_mount(self) -> None:
@@ -75,7 +76,7 @@ class LogScreen(BaseScreen):
 
     def _info(self) -> None:
         state = "follow on" if self.follow else "follow off (F)"
-        self.query_one("#log-info", Static).update(f"[b]{self.job_id}[/] · {self.shown:,} lines · {state}")
+        self.query_one("#log-info", Static).update(f"[b]{escape(self.job_id)}[/] · {self.shown:,} lines · {state}")
 
     def action_follow(self) -> None:
         self.follow = not self.follow
@@ -103,7 +104,8 @@ class LogScreen(BaseScreen):
                 self.follow = False
                 log.auto_scroll = False
                 log.scroll_to(y=max(index - 2, 0), animate=False)
-                self.query_one("#log-info", Static).update(f"[b]{self.job_id}[/] · match at line {index + 1}")
+                self.query_one("#log-info", Static).update(
+                    f"[b]{escape(self.job_id)}[/] · match at line {index + 1}")
                 return
         self.notify(f"'{self.needle}' not found", severity="warning")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+
 from pathlib import Path
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -259,37 +261,29 @@ class NewJobScreen(BaseScreen):
     def _has_validation(self) -> bool:
         return self.query_one("#job-valid", Select).value != Select.NULL
 
-    def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
-        from bailian_tui.core.hyperparams import PARAMS_BY_NAME
-
-        if self.openai:
-            values, problems = {}, []
-            for name in self._oa_allowed():
-                box = self.query_one(f"#oa-{name}", Input)
-                if not box.value.strip():
-                    continue  # left empty: not sent, the service decides
-                try:
-                    values[name] = openai_hp.coerce(name, box.value)
-                except ValueError as err:
-                    problems.append(jobform.Problem(name, str(err)))
-            return values, problems
-
+    def openai_hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
+        """An OpenAI-compatible profile's fields, typed by its own rules (core.providers.openai_hp)."""
         values, problems = {}, []
-        training_type, model = self.training_type(), self.model()
-        for param in PARAMS:
-            if not param.applies_to(training_type, model):
-                continue
-            box, name = self.query_one(f"#hp-{param.name}", Input), param.name
-            if not box.value.strip() and PARAMS_BY_NAME[name].default == "":
-                continue  # an optional text field left empty is simply not sent
+        for name in self._oa_allowed():
+            box = self.query_one(f"#oa-{name}", Input)
+            if not box.value.strip():
+                continue  # left empty: not sent, the service decides
             try:
-                values[name] = jobform.coerce(name, box.value)
+                values[name] = openai_hp.coerce(name, box.value)
             except ValueError as err:
                 problems.append(jobform.Problem(name, str(err)))
-        if not values.get("data_augmentation"):  # mixed training off: none of its keys go out
-            for name in ("data_augmentation", "augmentation_types", "augmentation_ratio"):
-                values.pop(name, None)
         return values, problems
+
+    def raw_hyper_parameters(self) -> dict[str, str]:
+        """What the person typed in every field this model and type show; ``jobform.review`` types and checks it."""
+        training_type, model = self.training_type(), self.model()
+        return {p.name: self.query_one(f"#hp-{p.name}", Input).value for p in PARAMS
+                if p.applies_to(training_type, model)}
+
+    def hyper_parameters(self) -> tuple[dict, list]:
+        if self.openai:
+            return self.openai_hyper_parameters()
+        return jobform.prepare(self.raw_hyper_parameters())
 
     def _fill(self, values: dict) -> None:
         prefix = "oa" if self.openai else "hp"
@@ -437,17 +431,19 @@ class NewJobScreen(BaseScreen):
             self.query_one("#job-help", Static).update(f"[b]{param.name}[/] — {param.help} [dim]({param.source})[/]")
 
     def request(self) -> tuple[JobRequest | None, list[jobform.Problem]]:
-        hp, problems = self.hyper_parameters()
         train = self.query_one("#job-train", Select).value
         valid = self.query_one("#job-valid", Select).value
+        if self.openai:
+            hp, problems = self.openai_hyper_parameters()
+        else:
+            hp, problems = jobform.review(self.model(), self.training_type(), self.raw_hyper_parameters(),
+                                          train_samples=self.samples, has_validation=valid != Select.NULL)
         if train == Select.NULL:
-            problems.append(jobform.Problem("training file", "choose an uploaded file (upload one from Datasets: u)"))
+            problems.insert(0, jobform.Problem("training file",
+                                               "choose an uploaded file (upload one from Datasets: u)"))
         if self.openai:
             problems += openai_hp.check(hp, allowed=self._oa_allowed(), samples=self.samples,
                                         method=self.training_type())
-        else:
-            problems += jobform.check(self.model(), self.training_type(), hp, train_samples=self.samples,
-                                      has_validation=valid != Select.NULL)
         if train == Select.NULL:
             return None, problems
         return JobRequest(model=self.model(), training_file_ids=[str(train)],
@@ -530,8 +526,10 @@ class NewJobScreen(BaseScreen):
             return
         estimate = self._estimate(request)
         cost = estimate.formula if estimate else "unknown (token count not available for this file)"
-        where = f" on [b]{self.profile.label}[/]" if self.profile is not None and len(self.profiles) > 1 else ""
-        self.app.push_screen(ConfirmScreen(f"Create a [b]{request.training_type}[/] job on [b]{request.model}[/]{where}?\n"
+        where = f" on [b]{escape(self.profile.label)}[/]" if self.profile is not None and len(self.profiles) > 1 \
+            else ""
+        self.app.push_screen(ConfirmScreen(f"Create a [b]{escape(request.training_type)}[/] job on "
+                                           f"[b]{escape(request.model)}[/]{where}?\n"
                                            f"Billed by tokens: {cost}", "Create", danger=False),
                              lambda yes: self._create(request) if yes else None)
 
@@ -540,16 +538,18 @@ class NewJobScreen(BaseScreen):
         service = await self.app.service()
         try:
             if hasattr(service, "fleet") and self.profile is not None:
-                job = await self.app.call(service.create_job(request, dataset=self.dataset, profile=self.profile.name))
+                created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset,
+                                                                         profile=self.profile.name))
             else:
-                job = await self.app.call(service.create_job(request, dataset=self.dataset))
+                created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset))
         except PlatformError as err:
             self.notify(err.human(), severity="error", timeout=15)
             return
+        job = created.item
         remembered = service.store.pref("new-job", {})
         prefix = f"{self.profile.name}/" if self.openai else ""  # DashScope keys stay as they were
         remembered[f"{prefix}{request.model}/{request.training_type}"] = request.hyper_parameters
         service.store.set_pref("new-job", remembered)
         self.app.watch_job(job.job_id)
-        self.notify(f"created {job.job_id} ({job.status.value}); it is watched (j, then v)")
+        self.notify(created.message or f"created {job.job_id} ({job.status.value}); it is watched (j, then v)")
         self.app.switch_mode("jobs")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from bailian_tui.core.data.scan import Scan, validate_file
 from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.safetext import clean
 
 
 class UploadScreen(ModalScreen[str | None]):
@@ -36,7 +38,7 @@ class UploadScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="upload"):
-            yield Static(f"[b]Upload[/] {self.path}", id="upload-title")
+            yield Static(f"[b]Upload[/] {escape(clean(str(self.path)))}", id="upload-title")  # a name like train[v2]
             yield Static("validating every record…", id="upload-status")
             yield ProgressBar(id="upload-progress", show_eta=True)
             yield DataTable(id="upload-findings", cursor_type="row")
@@ -89,7 +91,7 @@ class UploadScreen(ModalScreen[str | None]):
         try:
             self.existing = await self.app.call(service.existing_upload(self.path))
         except PlatformError as err:
-            self._status(f"[b red]{err.human()}[/]")
+            self._status(f"[b red]{escape(err.human())}[/]")
             self.state = "failed"
             return
         if self.existing is not None:
@@ -123,7 +125,7 @@ class UploadScreen(ModalScreen[str | None]):
     def _finish(self, file_id: str, reused: bool) -> None:
         self.state, self.file_id = "done", file_id
         how = "reusing" if reused else "uploaded as"
-        self._status(f"[b green]{how} {file_id}[/] — [b]c[/] copies it (works over SSH), escape closes.")
+        self._status(f"[b green]{how} {escape(file_id)}[/] — [b]c[/] copies it (works over SSH), escape closes.")
         self.notify(f"{self.path.name}: {file_id}")
 
     def action_copy(self) -> None:

@@ -20,17 +20,17 @@ from bailian_tui.tui.widgets.job_panel import JobPanel
 WIDE = 110  # columns from which panels sit two abreast and the compact list is not needed
 SPARKS = "▁▂▃▄▅▆▇█"
 # The compact list's columns; one more (a provider, say) is one more entry here and in list_row().
-LIST_COLUMNS = ("job id", "status", "progress", "step", "loss", "trend", "last log line")
+LIST_COLUMNS = ("job id", "status", "done", "step", "loss", "trend", "last log line")
 
 
-def bar(progress: float | None, width: int = 10) -> str:
+def bar(progress: float | None, width: int = 6) -> str:
     if progress is None:
         return "·" * width
     filled = round(progress * width)
     return "█" * filled + "░" * (width - filled)
 
 
-def sparkline(values: list[float], width: int = 8) -> str:
+def sparkline(values: list[float], width: int = 6) -> str:
     values = values[-width:]
     if not values:
         return ""
@@ -41,12 +41,12 @@ def sparkline(values: list[float], width: int = 8) -> str:
 
 def list_row(job_id: str, watched: Watched | None, log_width: int) -> tuple:
     if watched is None or watched.job is None:
-        return job_id, Text("… waiting", style="dim"), bar(None), "", "", "", ""
+        return Text(job_id), Text("… waiting", style="dim"), bar(None), "", "", "", ""
     job, metrics = watched.job, watched.tail.metrics
     step = f"{metrics.step}/{metrics.total_steps or '?'}" if metrics.step is not None else ""
     loss = f"{metrics.latest_loss:.4f}" if metrics.latest_loss is not None else ""
     last = watched.error or (watched.tail.lines[-1] if watched.tail.lines else "")
-    return (job_id, fmt.status_text(job.status), bar(metrics.progress), step, loss,
+    return (Text(job_id), fmt.status_badge(job.status), bar(metrics.progress), step, loss,
             sparkline([p.value for p in metrics.loss]), Text(fmt.middle(last.strip(), max(log_width, 8)), style="dim"))
 
 
@@ -63,6 +63,7 @@ class WatchScreen(BaseScreen):
         self.order: list[str] = []
         self.current: str | None = None
         self._stale: set[str] = set()
+        self._list_stale = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="watch-empty")
@@ -79,6 +80,12 @@ class WatchScreen(BaseScreen):
         self.app.job_listeners.discard(self)
 
     @property
+    def drawn(self) -> bool:
+        """Every poll that arrived for a panel in view has been drawn (draws are batched once a second)."""
+        return not self._list_stale and not any(p.job_id in self._stale and self._on_screen(p)
+                                                for p in self.query(JobPanel))
+
+    @property
     def compact(self) -> bool:
         return self.size.width < WIDE
 
@@ -87,7 +94,9 @@ class WatchScreen(BaseScreen):
 
     def _layout(self) -> None:
         compact = self.compact
-        self.query_one("#watch-grid", Grid).set_class(not compact, "wide")
+        grid = self.query_one("#watch-grid", Grid)
+        grid.set_class(not compact, "wide")
+        grid.set_class(compact, "compact")
         self.query_one("#watch-list", DataTable).display = compact and bool(self.order)
         for panel in self.query(JobPanel):
             panel.display = not compact or panel.job_id == self.current
@@ -127,7 +136,9 @@ class WatchScreen(BaseScreen):
         if not table.display:
             return
         scheduler = self.app.scheduler
-        fixed = 24 + 13 + 12 + 9 + 8 + 10 + 7 * 2  # the other columns and their padding
+        # What is left for the last log line: the other columns at their widest, each padded by 2.
+        longest = max((len(job_id) for job_id in self.order), default=20)
+        fixed = longest + len("✓ SUCCEEDED") + 6 + len("999/999") + 6 + 6 + 2 * len(LIST_COLUMNS) + 2
         table.clear()
         for job_id in self.order:
             table.add_row(*list_row(job_id, scheduler.jobs.get(job_id) if scheduler else None,
@@ -146,6 +157,7 @@ class WatchScreen(BaseScreen):
         # Drawn by the next frame of _draw_stale: however fast polls arrive, a panel redraws at most once a
         # second, and panels off screen wait until they are scrolled into view.
         self._stale.add(watched.job_id)
+        self._list_stale = True
 
     def _on_screen(self, panel: JobPanel) -> bool:
         if not panel.display:
@@ -154,10 +166,14 @@ class WatchScreen(BaseScreen):
         return panel.region.overlaps(grid.region) if grid.region.area else True
 
     def _draw_stale(self) -> None:
-        if not self._stale or not self.on_top:
+        if not self.on_top:
+            return
+        if self._list_stale:
+            self._list_stale = False
+            self._draw_list()
+        if not self._stale:
             return
         scheduler = self.app.scheduler
-        self._draw_list()
         for panel in self.query(JobPanel):
             if panel.job_id in self._stale and self._on_screen(panel):
                 self._stale.discard(panel.job_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.widgets import Static
 
 
@@ -12,8 +13,8 @@ class ConnectionBar(Static):
     def _show(self, problem: str) -> None:
         where = self.app.settings.where()
         if problem:
-            self.update(f"[b red]● offline[/] {where} — {problem} (retrying)")
+            self.update(f"[b red]● offline[/] {escape(where)} — {escape(problem)} (retrying)")
             self.add_class("offline")
         else:
-            self.update(f"[green]●[/] {where}")
+            self.update(f"[green]●[/] {escape(where)}")
             self.remove_class("offline")

@@ -9,16 +9,15 @@ from textual.widgets import ProgressBar, Static
 
 from bailian_tui.core.monitor import Watched
 from bailian_tui.core.records import JobStatus
-from bailian_tui.tui.format import status_text
+from bailian_tui.tui.format import escape, status_badge, widget_id
 from bailian_tui.tui.widgets.chart import render_chart
 
 
 class JobPanel(Vertical):
     def __init__(self, job_id: str, **kwargs) -> None:
-        # A key of another profile reads "xpulink:ftjob-…": a colon is not allowed in a widget id.
-        super().__init__(id=f"panel-{job_id.replace(':', '--')}", classes="job-panel", **kwargs)
+        super().__init__(id=widget_id("panel", job_id), classes="job-panel", **kwargs)
         self.job_id = job_id
-        self.border_title = job_id
+        self.border_title = escape(job_id)
         self.watched: Watched | None = None
 
     def compose(self) -> ComposeResult:
@@ -30,7 +29,7 @@ class JobPanel(Vertical):
     def show(self, watched: Watched) -> None:
         self.watched = watched
         job, metrics = watched.job, watched.tail.metrics
-        status = Text.assemble(status_text(job.status) if job else Text("?"), f"  {job.model if job else ''}")
+        status = Text.assemble(status_badge(job.status) if job else Text("?"), f"  {job.model if job else ''}")
         if metrics.step is not None:
             status.append(f"  step {metrics.step}/{metrics.total_steps or '?'}")
         if metrics.epoch is not None:
@@ -53,11 +52,17 @@ class JobPanel(Vertical):
         self.query_one(".panel-progress", ProgressBar).update(progress=metrics.progress or 0.0)
         chart = self.query_one(".panel-chart", Static)
         width = max(chart.size.width or self.size.width - 2, 20)
-        height = max(min((chart.size.height or 8) - 2, 10), 3)
-        chart.update(render_chart([("loss", metrics.loss, "•", "#00cdcd"), ("eval", metrics.eval_loss, "×", "#cd00cd")],
+        # Before the first layout the size is 0: the stylesheet's height is the size it will have.
+        rows = chart.size.height or (chart.styles.height.cells if chart.styles.height else None) or 10
+        height = max(min(rows - 2, 10), 3)
+        chart.update(render_chart([("loss", metrics.loss, "•", "#20e0e0"), ("eval", metrics.eval_loss, "×", "#e040e0")],
                                   width, height, x_label=metrics.x_axis))
         log = self.query_one(".panel-log", Static)
         lines = max(log.size.height, 3)
         width = max(log.size.width, 40)
         log.update(Text("\n".join(line if len(line) <= width else line[: width - 1] + "…"
                                   for line in watched.tail.lines[-lines:]), style="dim"))
+
+    def on_resize(self) -> None:
+        if self.watched is not None:
+            self.show(self.watched)  # the chart and the log tail are cut to the panel's size

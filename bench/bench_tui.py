@@ -1,0 +1,108 @@
+"""What a person feels in a real terminal: from process start (or a key press) to text on screen, in tmux.
+
+    python bench/bench_tui.py [--runs 5] [--size 80x24] [--baseline DIR]
+
+--baseline DIR: also time the app whose `bailian_tui` package sits in DIR (e.g. an export of main laid out
+as DIR/bailian_tui/{core,tui,simulator}), interleaved run by run with this one, and print the ratios —
+on a shared, busy machine only same-run ratios mean much.
+
+Runs `bailian-tui --demo` (self-contained: the built-in simulator) and times, per run, the first frame and
+then each step of a tour — a key, and the text that shows the step is done. Prints the median of each step.
+Uses bench/tmux_time.py (a copy of the shared helper) for the pane reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tmux_time import screen, wait_for  # noqa: E402
+
+# (label, keys, text that proves the step is on screen); text must not be on screen before the keys.
+TOUR = [
+    ("first visit: New job", "n", "training type"),
+    ("first visit: Datasets", "d", "Pick a file"),
+    ("first visit: Files", "f", "file_id"),
+    ("first visit: Deployments", "p", "deployed model"),
+    ("return: Jobs", "j", "job id"),
+    ("return: New job", "n", "training type"),
+    ("return: Jobs again", "j", "job id"),
+]
+
+
+def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, float]:
+    session = f"bt-{uuid.uuid4().hex[:8]}"
+    cols, rows = size.split("x")
+    env = [f"{k}={v}" for k, v in os.environ.items() if k in ("PATH", "HOME", "VIRTUAL_ENV")]
+    env += [f"XDG_CONFIG_HOME={state / 'cfg'}", f"BAILIAN_TUI_STATE_DIR={state}", "TERM=xterm-256color"]
+    if pythonpath:
+        env.append(f"PYTHONPATH={pythonpath}")
+    command = f"{sys.executable} -m bailian_tui --demo; sleep 60"
+    start = time.perf_counter()
+    for attempt in range(3):  # a tmux server that is just starting sometimes refuses the first session
+        if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", cols, "-y", rows, "env", *env,
+                           "sh", "-c", command], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.2)
+        start = time.perf_counter()
+    results: dict[str, float] = {}
+    try:
+        first = wait_for(session, "job id", start, 15)
+        if first is None:
+            raise SystemExit("the first frame never came")
+        results["first frame (launch → job list header)"] = first
+        time.sleep(2.0)  # let the SDK and tokenizer load, as a person reading the list would
+        for label, keys, text in TOUR:
+            if text in screen(session):  # the previous screen must be gone first
+                raise SystemExit(f"{label}: {text!r} already on screen")
+            subprocess.run(["tmux", "send-keys", "-t", session, keys], check=True)
+            sent = time.perf_counter()
+            took = wait_for(session, text, sent, 15)
+            if took is None:
+                raise SystemExit(f"{label}: {text!r} never appeared")
+            results[label] = took
+            time.sleep(0.5)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size", default="80x24")
+    parser.add_argument("--baseline", default=None)
+    args = parser.parse_args()
+    runs: list[dict[str, float]] = []
+    base: list[dict[str, float]] = []
+    for n in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="bench-tui-") as state:
+            runs.append(one_run(args.size, Path(state)))
+        print(f"run {n + 1}: " + ", ".join(f"{v:.3f}" for v in runs[-1].values()), flush=True)
+        if args.baseline:
+            with tempfile.TemporaryDirectory(prefix="bench-tui-") as state:
+                base.append(one_run(args.size, Path(state), args.baseline))
+            print(f"base {n + 1}: " + ", ".join(f"{v:.3f}" for v in base[-1].values()), flush=True)
+    print(f"# {os.cpu_count()} cores · Python {sys.version.split()[0]} · {time.strftime('%Y-%m-%d')} · {args.size}"
+          f" · load {os.getloadavg()[0]:.1f}")
+    for label in runs[0]:
+        ours = statistics.median(r[label] for r in runs)
+        line = f"{label:42s} median {ours * 1000:6.0f} ms"
+        if base:
+            theirs = statistics.median(b[label] for b in base)
+            line += f"   baseline {theirs * 1000:6.0f} ms   ratio {theirs / ours:4.2f}x"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
