@@ -213,7 +213,7 @@ def test_bad_values_and_data_leave_nothing_behind(tmp_path):
         create_run(RunSpec("sft-alpaca", DATASETS / "GSM8K/train.jsonl", "x", runs))
     assert "train.jsonl:1" in str(err.value) and "alpaca" in str(err.value)
     with pytest.raises(RecipeError, match="name"):
-        create_run(RunSpec("sft-alpaca", DATASETS / "Alpaca/alpaca_en_demo.json", "../escape", runs))
+        create_run(RunSpec("sft-alpaca", DATASETS / "Alpaca/alpaca_en_demo.json", "bad/name", runs))
     assert list(runs.iterdir()) == []  # no partial run folder, no temp folder
     create_run(RunSpec("sft-alpaca", DATASETS / "Alpaca/alpaca_en_demo.json", "once", runs))
     with pytest.raises(RecipeError, match="already exists"):

@@ -59,6 +59,9 @@ class LocalProvider(ProviderBase):
         self._logs: dict[str, runs.LogLines] = {}
         self._escalations: set[asyncio.Task] = set()
         self.owns_store = False  # open_provider made the store for this provider: close it with the provider
+        from bailian_tui.core.platform import CallStats
+
+        self.stats = CallStats()  # no remote calls: nothing is ever counted or warned about
 
     def _error(self, message: str, status: int = 400, hint: str | None = None, operation: str = "") -> ProviderError:
         return ProviderError(message, provider=self.name, hint=hint, status=status, operation=operation)
