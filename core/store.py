@@ -116,6 +116,9 @@ class LocalRunRecord:
     start_ticks: int | None
     started_at: str | None
     adopted: bool
+
+
+@dataclass(frozen=True)
 class Intent:
     """A billed create written down before it was sent; ``state`` says what became of it."""
 
