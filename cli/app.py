@@ -237,6 +237,8 @@ def _dispatch(argv: list[str]) -> int:
     from bailian_tui.core.errors import PlatformError
 
     try:
+        if getattr(args, "profile", None):
+            ctx.profile()  # an unknown --profile is a usage error for every command, whether it uses it or not
         return args.func(ctx)
     except UsageError as err:
         _report(out, str(err))
