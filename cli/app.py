@@ -82,7 +82,8 @@ class Context:
         from bailian_tui.core.config import ConfigError
 
         try:
-            return profiles.pick(self.settings, getattr(self.args, "profile", None) or None)
+            name = getattr(self.args, "profile", None)
+            return profiles.pick(self.settings, None if name in (None, "", "default") else name)
         except ConfigError as err:
             raise UsageError(str(err)) from None
 
@@ -237,7 +238,7 @@ def _dispatch(argv: list[str]) -> int:
     from bailian_tui.core.errors import PlatformError
 
     try:
-        if getattr(args, "profile", None):
+        if getattr(args, "profile", None) not in (None, "", "default"):
             ctx.profile()  # an unknown --profile is a usage error for every command, whether it uses it or not
         return args.func(ctx)
     except UsageError as err:
