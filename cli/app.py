@@ -19,6 +19,7 @@ commands:
   jobs list|get|logs|watch|create|cancel|delete|checkpoints|export
   deployments list|get|create|scale|delete
   chat, capability, eval, config show|validate, sim
+  local recipes|new|list|logs|cancel|adopt|export|check   fine-tunes on this machine's GPUs (Unsloth)
 
 global options work before or after the command:
   bailian-tui --json jobs list          bailian-tui jobs list --json
@@ -62,7 +63,7 @@ class Context:
         """Settings for a command that talks to a provider: the demo simulators or a real key, checked first."""
         settings = self._with_demo()
         profile = self.profile()
-        if not profile.has_key:
+        if not profile.has_key and profile.kind != "local":  # local runs need no key
             where = f"${profile.key_env}" if profile.key_env else "its key"
             extra = f" (or dashscope.api_key in {settings.path or default_config()})" if profile.implicit else ""
             raise UsageError(f"no API key for profile {profile.name}: set {where}{extra}, "
@@ -77,7 +78,7 @@ class Context:
 
             self._demo = start_demo(speed=float(getattr(self.args, "demo_speed", 1.0) or 1.0))
             self._closers.append(self._demo.stop)
-            point_at_demo(settings, self._demo)
+            point_at_demo(settings, self._demo, local=True)  # real processes: only the CLI's demo starts them
         return settings
 
     def profile(self):
@@ -86,7 +87,8 @@ class Context:
         from bailian_tui.core.config import ConfigError
 
         try:
-            return profiles.pick(self._with_demo(), getattr(self.args, "profile", None) or None)
+            name = getattr(self.args, "profile", None)
+            return profiles.pick(self._with_demo(), None if name in (None, "", "default") else name)
         except ConfigError as err:
             raise UsageError(str(err)) from None
 
@@ -104,7 +106,8 @@ class Context:
         if self._service is None:
             settings = self.remote_settings()
             profile = self.profile()
-            store = Store(settings.state_dir / "state.db", endpoint=profile.base_url or "default")
+            endpoint = profile.base_url or ("default" if profile.kind != "local" else f"{profile.name}:local")
+            store = Store(settings.state_dir / "state.db", endpoint=endpoint)
             self._service = Service(self.platform(), store)
         return self._service
 
@@ -186,7 +189,7 @@ def write_options(parser: argparse.ArgumentParser, confirm: bool = True) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bailian_tui.cli import data, remote
+    from bailian_tui.cli import data, local, remote
 
     parser = argparse.ArgumentParser(
         prog="bailian-tui", formatter_class=_Formatter, epilog=EPILOG,
@@ -198,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     opener.add_argument("path", nargs="?")
     data.add_parsers(sub)
     remote.add_parsers(sub)
+    local.add_parsers(sub)
     return parser
 
 
@@ -239,8 +243,8 @@ def _dispatch(argv: list[str]) -> int:
     from bailian_tui.core.errors import OutcomeUnknown, PlatformError
 
     try:
-        if getattr(args, "profile", None):
-            ctx.profile()  # an unknown profile is a usage error whatever the command
+        if getattr(args, "profile", None) not in (None, "", "default"):
+            ctx.profile()  # an unknown --profile is a usage error for every command, whether it uses it or not
         return args.func(ctx)
     except UsageError as err:
         _report(out, str(err))

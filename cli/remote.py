@@ -694,6 +694,10 @@ def _jobs_create(ctx: Context) -> int:
 
     a = ctx.args
     profile = ctx.profile()
+    if profile.kind == "local":  # a run on this machine: a recipe, a data file read in place, no upload
+        from bailian_tui.cli.local import jobs_create_local
+
+        return jobs_create_local(ctx)
     openai = profile.kind == "openai"
     spec = load_spec(Path(a.spec)) if a.spec else {}
     where = a.spec or "jobs create"
@@ -820,6 +824,8 @@ def _jobs_create(ctx: Context) -> int:
         ids = await resolve(False)
         request = request_for(ids)
         dataset = str(local[str(training[0])].resolve()) if str(training[0]) in local else None
+        if not service.reconciles:  # a provider with its own create rules (core.providers)
+            return await service.create_job(request, dataset=dataset)
         created = await service.create_job_outcome(request, dataset=dataset)
         if created.message:  # e.g. an earlier identical attempt settled, or an outcome that is not known
             ctx.out.warn(created.message)

@@ -360,7 +360,8 @@ class RoutingProvider:
             if member.provider.capabilities.deployments:
                 continue
             for job in await view.all_jobs():
-                if job.status is JobStatus.SUCCEEDED and job.finetuned_output:
+                # only what the provider itself serves (a local run's adapter needs a server of the user's)
+                if job.status is JobStatus.SUCCEEDED and job.finetuned_output and member.provider.servable_model(job):
                     self.models[job.finetuned_output] = name
                     out.append(Deployment(deployed_model=job.finetuned_output, status=DeploymentStatus.RUNNING,
                                           model_name=job.finetuned_output, base_model=job.base_model or job.model,
@@ -467,21 +468,23 @@ class FleetService(Service):
             result = replace(result, file=self.routing.views[member.name]._file(result.file))
         return result
 
+    async def create_job(self, request, dataset: str | None = None, *, profile: str | None = None):
+        return (await self.create_job_outcome(request, dataset, profile=profile)).item
+
     async def create_job_outcome(self, request, dataset: str | None = None, *, profile: str | None = None):
-        """Create on a profile (the default one unless named), through that profile's own service: its
-        intents, its reconciliation, its store; the job comes back with the id the screens use."""
-        from dataclasses import replace
+        """A create on the chosen profile: with the DashScope facade's reconcile where the provider has it."""
+        from bailian_tui.core.service import Created
 
         member = self.fleet.member(profile)
         view = self.routing.views[member.name]
         bare = view._bare(request) if isinstance(view, QualifiedProvider) else request
-        created = await member.service.create_job_outcome(bare, dataset)
+        if member.service.reconciles:
+            created = await member.service.create_job_outcome(bare, dataset)
+        else:
+            created = Created(await member.service.create_job(bare, dataset))
         job = view._job(created.item) if isinstance(view, QualifiedProvider) else created.item
         member.scheduler.watch(job.job_id)
-        return replace(created, item=job)
-
-    async def create_job(self, request, dataset: str | None = None, *, profile: str | None = None):
-        return (await self.create_job_outcome(request, dataset, profile=profile)).item
+        return Created(job, created.reused, created.message)
 
     async def reconcile_intents(self) -> list[str]:
         """Creates a crash left open, settled on every profile (where the service keeps intents)."""

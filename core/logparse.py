@@ -3,6 +3,8 @@
 Formats (reference §4): Hugging Face ``Trainer``-style dict reprs with single quotes (per-step, per-eval and
 the final summary), ``Actual number of consumed tokens is N!``, timestamped ``- INFO -`` / ``- ERROR -``
 lines, ``##FT_COMPLETE##``. Per-step dicts may carry ``'step': 5, 'total_steps': 60`` or ``'step': '5/60'``.
+Local runs add tqdm's progress bar (``45%|████▌ | 27/60 [00:13<00:16]``) and Unsloth's ``Total steps = 60``
+banner; their dicts carry no step, so their curves are drawn against the epoch.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass, field
 CONSUMED = re.compile(r"Actual number of consumed tokens is (\d+)")
 STAMPED = re.compile(r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:,\d+)?) - (\w+) - (.*)$")
 TOTAL_STEPS = re.compile(r"total steps:\s*(\d+)")
+# Local runs (Unsloth / Hugging Face Trainer on this machine): the tqdm bar "| 27/60 [" and Unsloth's banner.
+PROGRESS_BAR = re.compile(r"\|\s*(\d+)/(\d+) \[")
+BANNER_TOTAL = re.compile(r"Total steps = ([\d,]+)")
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Metrics:
     consumed_tokens: int | None = None
     train_loss: float | None = None
     complete: bool = False
+    x_axis: str = "step"  # "epoch" once a point was placed by its epoch (dicts without a step: local runs)
     errors: list[str] = field(default_factory=list)
     lines: int = 0
 
@@ -68,6 +74,12 @@ class Metrics:
         consumed = CONSUMED.search(text)
         if consumed:
             self.consumed_tokens = int(consumed.group(1))
+        bar = PROGRESS_BAR.search(text)
+        if bar:
+            self.step, self.total_steps = int(bar.group(1)), int(bar.group(2)) or self.total_steps
+        banner = BANNER_TOTAL.search(text)
+        if banner:
+            self.total_steps = int(banner.group(1).replace(",", ""))
         stamped = STAMPED.match(line)
         if stamped:
             level, message = stamped.group(2), stamped.group(3)
@@ -97,6 +109,8 @@ class Metrics:
         if isinstance(data.get("epoch"), (int, float)):
             self.epoch = float(data["epoch"])
         x = float(self.step) if isinstance(step, (int, float)) else (self.epoch or 0.0)
+        if not isinstance(step, (int, float)) and ("loss" in data or "eval_loss" in data):
+            self.x_axis = "epoch"
         if "train_loss" in data:  # the final summary
             self.train_loss = _number(data.get("train_loss"))
             return

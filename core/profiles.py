@@ -29,20 +29,23 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
 from bailian_tui.core import secrets
 from bailian_tui.core.config import REGION_HOSTS, ConfigError, Settings
 
-KINDS = ("dashscope", "openai")
-DEFAULT_KEY_ENV = {"dashscope": "DASHSCOPE_API_KEY", "openai": "OPENAI_API_KEY"}
+KINDS = ("dashscope", "openai", "local")
+DEFAULT_KEY_ENV = {"dashscope": "DASHSCOPE_API_KEY", "openai": "OPENAI_API_KEY", "local": None}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 FIELDS = {
     "name": str, "kind": str, "label": str, "base_url": str, "key_env": str, "api_key": str, "region": str,
     "workspace": str, "timeout": float, "requests_per_second": float, "hyperparameters_form": str,
     "extra_hyperparameters": list, "models": list, "pricing": dict, "pause": bool, "metadata": bool,
     "badge": str,
+    # kind: local (core/providers/local.py) — runs on this machine's GPUs
+    "python": str, "runs_dir": str, "gpus": int, "launcher": str, "stand_in": bool,
 }
 
 
@@ -67,6 +70,13 @@ class Profile:
     metadata: bool = True
     badge: str = ""
     implicit: bool = False  # made from the pre-profiles dashscope.* keys
+    # kind: local — the Python of the environment where Unsloth is installed, where run folders go, how
+    # many GPUs a run uses (>1: accelerate launch / torchrun), and the stand-in trainer for demo and tests
+    python: str | None = None
+    runs_dir: str | None = None
+    gpus: int = 1
+    launcher: str = "accelerate"
+    stand_in: bool = False
 
     @property
     def has_key(self) -> bool:
@@ -158,6 +168,8 @@ def _parse(entry: Any, index: int, settings: Settings, env: dict[str, str], wher
         raise fail("needs a name of lower-case letters, digits, - or _ (at most 32)", "name")
     if kind not in KINDS:
         raise fail(f"kind must be one of {', '.join(KINDS)}", "kind")
+    if kind == "local":
+        return _parse_local(entry, name, fail)
     key_env = entry.get("key_env") or DEFAULT_KEY_ENV[kind]
     if key_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key_env):
         raise fail("key_env is the NAME of an environment variable (like XPULINK_API_KEY), not a key", "key_env")
@@ -202,6 +214,34 @@ def _parse(entry: Any, index: int, settings: Settings, env: dict[str, str], wher
                    badge=str(entry.get("badge") or str(name)[:3].upper()))
 
 
+def _parse_local(entry: dict, name: str, fail) -> Profile:
+    import sys
+
+    for key in ("base_url", "key_env", "api_key", "region", "workspace", "hyperparameters_form"):
+        if entry.get(key):
+            raise fail("a local profile runs on this machine: it has no " + key, key)
+    stand_in = bool(entry.get("stand_in", False))
+    python = entry.get("python") or (sys.executable if stand_in else None)
+    if not python:
+        raise fail("a local profile needs python: the bin/python of the environment where Unsloth is installed "
+                   "(e.g. /root/miniconda3/envs/unsloth/bin/python)", "python")
+    gpus = 1 if entry.get("gpus") is None else int(entry["gpus"])
+    if not 1 <= gpus <= 64:
+        raise fail("gpus must be between 1 and 64", "gpus")
+    launcher = entry.get("launcher") or "accelerate"
+    if launcher not in ("accelerate", "torchrun"):
+        raise fail("launcher is accelerate or torchrun (used when gpus > 1)", "launcher")
+    from bailian_tui.core.providers.local import default_runs_dir
+
+    return Profile(name=str(name), kind="local", label=str(entry.get("label") or f"{name} (local GPU)"),
+                   key_env=None, key_origin="no key needed",
+                   requests_per_second=float(entry["requests_per_second"]) if entry.get("requests_per_second") else None,
+                   models=tuple(str(x) for x in entry.get("models") or ()),
+                   badge=str(entry.get("badge") or "GPU"), python=str(Path(str(python)).expanduser()),
+                   runs_dir=str(Path(str(entry.get("runs_dir") or default_runs_dir())).expanduser()),
+                   gpus=gpus, launcher=launcher, stand_in=stand_in)
+
+
 def info_of(profile: Profile):
     from bailian_tui.core.providers.base import ProviderInfo
 
@@ -214,6 +254,16 @@ def open_provider(profile: Profile, settings: Settings, **kwargs: Any):
     """A live provider for a profile (the caller closes it with ``await provider.aclose()``)."""
     from bailian_tui.core.platform import Platform, RetryPolicy
 
+    if profile.kind == "local":
+        from bailian_tui.core.providers.local import LocalProvider
+        from bailian_tui.core.store import Store
+
+        store = kwargs.get("store") or Store(settings.state_dir / "state.db", endpoint="local")
+        provider = LocalProvider(info_of(profile), python=profile.python or "", runs_dir=profile.runs_dir or "runs",
+                                 store=store, gpus=profile.gpus, launcher=profile.launcher,
+                                 stand_in=profile.stand_in, stand_in_pace=float(kwargs.get("stand_in_pace", 0.5)))
+        provider.owns_store = "store" not in kwargs
+        return provider
     retry = RetryPolicy(attempts=settings.get("dashscope.read_retries"))
     if profile.kind == "dashscope":
         from bailian_tui.core.providers.dashscope import DashScopeProvider
@@ -237,5 +287,9 @@ def describe(settings: Settings, env: dict[str, str] | None = None) -> list[dict
     for p in every:
         rows.append({"profile": p.name + (" (default)" if p.name == default else ""), "kind": p.kind,
                      "label": p.label, "base_url": p.base_url or "(workspace gateway)",
-                     "key": f"{p.masked_key} from {p.key_origin}" if p.has_key else f"missing: set ${p.key_env}"})
+                     "key": f"{p.masked_key} from {p.key_origin}" if p.has_key else
+                     ("none needed" if p.kind == "local" else f"missing: set ${p.key_env}")})
+        if p.kind == "local":
+            rows[-1]["base_url"] = f"python {p.python} · runs in {p.runs_dir}" + (" · stand-in trainer" if p.stand_in
+                                                                                  else "")
     return rows

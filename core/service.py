@@ -80,6 +80,10 @@ class Service:
             existing = await self.existing_upload(path, digest)
             if existing is not None:
                 return UploadResult(existing, True, digest)
+        if not hasattr(self.platform, "file_snapshot"):  # other providers: their own upload rules
+            remote = await self.platform.upload_file(path, description=description, on_progress=on_progress)
+            self.store.record_upload(path, digest, size, remote.file_id)
+            return UploadResult(remote, False, digest)
         before = await self.platform.file_snapshot()
         intent = self.store.intent("upload", digest, {"name": path.name, "size": size, "before": sorted(before)})
         try:
@@ -93,7 +97,30 @@ class Service:
         return UploadResult(remote, False, digest)
 
     async def create_job(self, request: JobRequest, dataset: str | None = None) -> Job:
+        if not self.reconciles:  # a provider without the DashScope facade's reconcile: record, send, settle
+            return await self._create_job_plain(request, dataset)
         return (await self.create_job_outcome(request, dataset)).item
+
+    @property
+    def reconciles(self) -> bool:
+        """The platform finds what an ambiguous create made (the DashScope facade; other providers
+        (core.providers) keep their own rules: OpenAI-compatible ones reconcile by metadata, local runs
+        cannot be ambiguous)."""
+        return hasattr(self.platform, "job_snapshot")
+
+    async def _create_job_plain(self, request: JobRequest, dataset: str | None) -> Job:
+        request.ensure_name()  # the intent must carry the name that identifies the job after a crash
+        # A provider words the request its own way (core.providers): record what will be sent.
+        body = self.platform.request_body(request) if hasattr(self.platform, "request_body") else request.body()
+        intent = self.store.job_intent(body, dataset)
+        try:
+            job = await self.platform.create_job(request)
+        except PlatformError as err:
+            self.store.job_failed(intent, err.human())
+            raise
+        self.store.job_created(intent, job.job_id)
+        self.store.watch(job.job_id)
+        return job
 
     async def create_job_outcome(self, request: JobRequest, dataset: str | None = None) -> Created:
         request.ensure_name()  # the intent must carry the name that identifies the job after a crash
@@ -204,7 +231,8 @@ class Service:
 
     async def job_rows(self, *, pace=None) -> list[JobRow]:
         """Every job, deduplicated by id; ``pace`` is awaited before each page (the app's request budget)."""
-        jobs = await self.platform.all_jobs(pace=pace)
+        # Providers of core.providers page on their own (a fleet paces each on its own budget).
+        jobs = await (self.platform.all_jobs(pace=pace) if pace is not None else self.platform.all_jobs())
         lineage = {r.job_id: r.dataset for r in self.store.job_records() if r.job_id}
         return [JobRow(job, lineage.get(job.job_id), job.job_id in lineage) for job in jobs]
 

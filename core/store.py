@@ -44,6 +44,18 @@ CREATE TABLE IF NOT EXISTS watch (
     added_at TEXT NOT NULL,
     PRIMARY KEY (endpoint, job_id)
 );
+CREATE TABLE IF NOT EXISTS local_runs (   -- runs on this machine (core.local): the folder holds the rest
+    profile TEXT NOT NULL,
+    name TEXT NOT NULL,
+    run_dir TEXT NOT NULL,
+    recipe TEXT,
+    pid INTEGER,
+    start_ticks INTEGER,          -- /proc/PID/stat field 22: tells our process from a later one with its PID
+    started_at TEXT,
+    adopted INTEGER NOT NULL DEFAULT 0,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (profile, name)
+);
 CREATE TABLE IF NOT EXISTS intents (
     id INTEGER PRIMARY KEY,
     endpoint TEXT NOT NULL,
@@ -93,6 +105,17 @@ class JobRecord:
     job_id: str | None
     error: str | None
     recorded_at: str
+
+
+@dataclass(frozen=True)
+class LocalRunRecord:
+    name: str
+    run_dir: str
+    recipe: str | None
+    pid: int | None
+    start_ticks: int | None
+    started_at: str | None
+    adopted: bool
 
 
 @dataclass(frozen=True)
@@ -226,6 +249,25 @@ class Store:
     def watched(self) -> list[str]:
         return [r[0] for r in self._rows("SELECT job_id FROM watch WHERE endpoint=? ORDER BY added_at",
                                          (self.endpoint,))]
+
+    # -- local runs (not scoped by endpoint: they live on this machine, under a local profile) ---------------
+
+    def record_local_run(self, profile: str, name: str, run_dir: str | Path, *, recipe: str | None = None,
+                         pid: int | None = None, start_ticks: int | None = None, started_at: str | None = None,
+                         adopted: bool = False) -> None:
+        self._write("INSERT INTO local_runs(profile, name, run_dir, recipe, pid, start_ticks, started_at, adopted, "
+                    "recorded_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(profile, name) DO UPDATE SET "
+                    "run_dir=excluded.run_dir, recipe=excluded.recipe, pid=excluded.pid, "
+                    "start_ticks=excluded.start_ticks, started_at=excluded.started_at, adopted=excluded.adopted",
+                    (profile, name, str(run_dir), recipe, pid, start_ticks, started_at, int(adopted), _now()))
+
+    def local_runs(self, profile: str) -> list[LocalRunRecord]:
+        rows = self._rows("SELECT name, run_dir, recipe, pid, start_ticks, started_at, adopted FROM local_runs "
+                          "WHERE profile=? ORDER BY recorded_at DESC, name", (profile,))
+        return [LocalRunRecord(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
+
+    def forget_local_run(self, profile: str, name: str) -> None:
+        self._write("DELETE FROM local_runs WHERE profile=? AND name=?", (profile, name))
 
     # -- preferences (last-used form values…) -----------------------------------------------------------
 

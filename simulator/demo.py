@@ -187,7 +187,16 @@ def demo_profiles(servers: DemoServer) -> list[dict]:
     ]
 
 
-def point_at_demo(settings, server) -> None:
+LOCAL_LABEL = "this machine (stand-in GPU)"
+
+
+def demo_local_profile(runs_dir) -> dict:
+    """The demo's local profile: real recipes and run folders, trained by simulator/local_trainer.py."""
+    return {"name": "gpu", "kind": "local", "label": LOCAL_LABEL, "stand_in": True, "runs_dir": str(runs_dir),
+            "badge": "GPU"}
+
+
+def point_at_demo(settings, server, local: bool = False) -> None:
     """Demo mode: the simulator's URL and key win over any config, and state goes to a demo store."""
     settings.values["dashscope.base_url"] = server.base_url
     settings.values["dashscope.api_key"] = DEMO_KEY
@@ -199,6 +208,8 @@ def point_at_demo(settings, server) -> None:
         settings.values["providers"] = demo_profiles(server)
         settings.values["default_profile"] = "bailian"
         settings.origins["providers"] = settings.origins["default_profile"] = "--demo"
+        if local:  # …and this machine, the stand-in trainer in place of Unsloth (runs in the demo's state)
+            settings.values["providers"].append(demo_local_profile(settings.state_dir / "runs"))
     store = settings.state_dir / "state.db"
     for suffix in ("", "-wal", "-shm"):  # each demo starts from a fresh simulator: old ids mean nothing
         store.with_name(store.name + suffix).unlink(missing_ok=True)

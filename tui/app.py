@@ -49,6 +49,7 @@ class BailianApp(App):
         self._core_started = False
         self.scheduler = None
         self.fleet = None
+        self.gpu_lines: dict[str, list[str]] = {}  # watched local runs: GPU lines (NVML, when available)
         self.job_listeners: set = set()
 
     @property
@@ -125,18 +126,49 @@ class BailianApp(App):
         self.fleet.restore_watch_list()  # the watch lists survive restarts
         self._core_ready.set()
         self._run_scheduler()
-        if store.open_intents():  # only when a crash or a kill left a create open
-            self._settle_intents()
+        if any(m.provider.capabilities.gpu_stats for m in self.fleet.members.values()):
+            self.set_interval(2.0, self._sample_gpus)
+        if self.settings.demo:
+            self._seed_local_demo()
+        if any(m.service.reconciles and m.service.store.open_intents() for m in self.fleet.members.values()):
+            self._settle_intents()  # only when a crash or a kill left a create open
+
+    @work(thread=True, group="gpu", exclusive=True, exit_on_error=False)
+    def _sample_gpus(self) -> None:
+        """GPU memory/utilisation for watched local runs (NVML, when installed and a GPU is there)."""
+        lines: dict[str, list[str]] = {}
+        for key in list(self.scheduler.jobs):
+            member, job_id = self.fleet.resolve(key)
+            if member.provider.capabilities.gpu_stats:
+                stats = member.provider.gpu_stats(job_id)
+                if stats:
+                    lines[key] = [s.line() for s in stats]
+        self.gpu_lines = lines
+
+    @work(group="local-demo", exit_on_error=False)
+    async def _seed_local_demo(self) -> None:
+        """Demo mode: a finished local run and one training live (stand-in trainer), watched like the rest."""
+        from bailian_tui.core.providers.local import LocalProvider, seed_demo
+        from bailian_tui.simulator.demo import datasets_root
+
+        for name, member in self.fleet.members.items():
+            if isinstance(member.provider, LocalProvider) and member.provider.stand_in:
+                for job in await seed_demo(member.provider, datasets_root()):
+                    key = job.job_id if name == self.fleet.default else f"{name}:{job.job_id}"
+                    self.watch_job(key)
 
     @work(group="intents", exit_on_error=False)
     async def _settle_intents(self) -> None:
         """Creates left open by a crash or a kill: find what they made, in the background, and say so."""
-        try:
-            messages = await self.current_service.reconcile_intents()
-        except PlatformError:
-            return  # the next identical create settles them first anyway
-        for message in messages:
-            self.notify(message, title="interrupted create", timeout=15)
+        for member in self.fleet.members.values():
+            if not member.service.reconciles:
+                continue
+            try:
+                messages = await member.service.reconcile_intents()
+            except PlatformError:
+                continue  # the next identical create settles them first anyway
+            for message in messages:
+                self.notify(message, title="interrupted create", timeout=15)
 
     def several_profiles(self) -> bool:
         """More than one provider profile: lists grow a provider column (read from the config, no network)."""
@@ -189,6 +221,12 @@ class BailianApp(App):
             self.notify("only a succeeded job's model can be deployed", severity="warning")
             return
         routing = getattr(self.current_service, "routing", None)
+        if routing is not None and routing.capabilities_for(job.job_id).export_formats \
+                and routing.member_for_id(job.job_id).provider.servable_model(job) is None:
+            self.notify(f"{job.finetuned_output} is a local adapter: serve it with vLLM (--enable-lora), llama.cpp or "
+                        "Ollama and add that server as an openai profile to chat with and evaluate it "
+                        "(docs/local-runs.md)", timeout=15)
+            return
         if routing is not None and not routing.capabilities_for(job.job_id).deployments:
             from bailian_tui.tui.screens.chat import ChatScreen
 
@@ -200,6 +238,49 @@ class BailianApp(App):
         from bailian_tui.tui.screens.deploy_form import DeployScreen
 
         self.push_screen(DeployScreen(job.finetuned_output))
+
+    # -- local runs (profiles of kind local) ---------------------------------------------------------------
+
+    def local_members(self) -> list:
+        return [m for m in (self.fleet.members.values() if self.fleet else []) if m.profile.kind == "local"]
+
+    def open_local_run(self, profile: str) -> None:
+        """The new-local-run form for a local profile: what it starts is watched like any job."""
+        from bailian_tui.tui.screens.local_run import LocalRunScreen
+
+        member = self.fleet.member(profile)
+
+        def created(job) -> None:
+            self.watch_job(job.job_id)
+            self.switch_mode("jobs")
+
+        self.push_screen(LocalRunScreen(member.provider, self.datasets_root(), on_created=created,
+                                        create=lambda request: self.call(
+                                            self.current_service.create_job(request, profile=profile))))
+
+    def adopt_local_run(self, profile: str) -> None:
+        """Ask for the log file or output folder of a run started by hand, adopt it, watch it."""
+        from bailian_tui.tui.screens.prompt import PromptScreen
+
+        def chosen(path: str | None) -> None:
+            if path and path.strip():
+                self._adopt(profile, path.strip())
+
+        self.push_screen(PromptScreen(f"Adopt a run started by hand on {self.fleet.member(profile).profile.label}: "
+                                      "its log file or output folder", "", "/root/autodl-tmp/outputs/nohup.out"),
+                         chosen)
+
+    @work(group="local-adopt", exit_on_error=False)
+    async def _adopt(self, profile: str, path: str) -> None:
+        member = self.fleet.member(profile)
+        try:
+            job = await member.provider.adopt_run(path)
+        except PlatformError as err:
+            self.notify(err.human(), severity="error", timeout=15)
+            return
+        key = job.job_id if profile == self.fleet.default else f"{profile}:{job.job_id}"
+        self.watch_job(key)
+        self.notify(f"adopted {key} ({job.status.value}); it is watched (j, then v)")
 
     def unwatch_job(self, job_id: str) -> None:
         self.fleet.unwatch(job_id)
@@ -236,5 +317,11 @@ class BailianApp(App):
         self.push_screen(HelpScreen(self.screen))
 
     async def on_unmount(self) -> None:
+        if self.fleet is not None and self.settings.demo:  # the demo's local runs never outlive the demo
+            from bailian_tui.core.providers.local import LocalProvider, stop_all
+
+            for member in self.fleet.members.values():
+                if isinstance(member.provider, LocalProvider) and member.provider.stand_in:
+                    stop_all(member.provider)
         if self.current_service is not None:
             await self.fleet.aclose()

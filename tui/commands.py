@@ -26,6 +26,12 @@ class AppCommands(Provider):
             if name and hasattr(screen, f"action_{name}") and name != "back":
                 yield f"{title_of(screen)}: {binding.description.lower()}", \
                     partial(screen.run_action, action), f"{binding.tooltip or ''} ({keys_label(binding.key)})"
+        for member in getattr(app, "local_members", lambda: [])():
+            label = member.profile.label
+            yield f"local runs on {label}: new run", partial(app.open_local_run, member.name), \
+                "an Unsloth recipe, generated and started detached on this machine"
+            yield f"local runs on {label}: adopt a run started by hand", partial(app.adopt_local_run, member.name), \
+                "watch a training started outside the app: point at its log file or output folder"
         yield "show keys (help)", app.action_help, "every key that works here (?)"
         yield "quit", app.action_quit, "leave bailian-tui (q)"
 

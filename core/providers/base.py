@@ -31,7 +31,7 @@ from bailian_tui.core.records import ChatReply, Checkpoint, Deployment, Job, Log
 
 ProgressCallback = Callable[[int, int], None]  # (bytes sent, total bytes)
 
-KINDS = ("dashscope", "openai")  # kinds a profile may name; "local" joins with the local-runs provider
+KINDS = ("dashscope", "openai", "local")  # kinds a profile may name
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class Capabilities:
     remote_files: bool = True        # data is uploaded and referred to by file id
     training_types: tuple[str, ...] = ("sft",)  # the values JobRequest.training_type may take
     request_budget: float | None = None  # requests/s the scheduler may spend here (None: the app default)
+    # Local runs (core.providers.local) — optional capabilities, off for remote services:
+    adopt: bool = False              # a run started elsewhere can be adopted (adopt_run)
+    gpu_stats: bool = False          # GPU memory/utilisation of the machine running the jobs (gpu_stats)
+    environment_check: bool = False  # the training environment can be checked on demand (check_environment)
+    export_formats: tuple[str, ...] = ()  # a finished job's adapter can be merged/converted (export_model)
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,21 @@ class ProviderBase:
 
     async def export_checkpoint(self, job_id: str, checkpoint: str, model_name: str) -> bool:
         raise self._unsupported("checkpoint export (its checkpoints are usable directly)")
+
+    # -- optional capabilities of local runs (see Capabilities) --------------------------------------------
+
+    async def adopt_run(self, path: str | Path, name: str | None = None) -> Job:
+        raise self._unsupported("adopting runs started elsewhere")
+
+    def gpu_stats(self, job_id: str | None = None) -> list:
+        """GPU lines (core.local.gpu.GpuStat) for the machine running the jobs; [] when unknown."""
+        return []
+
+    async def check_environment(self, recipe: str | None = None):
+        raise self._unsupported("an environment check")
+
+    async def export_model(self, job_id: str, fmt: str) -> Job:
+        raise self._unsupported("merging or exporting adapters")
 
     def servable_model(self, job: Job) -> str | None:
         """The model id that answers chat for a finished job without any deployment step, if there is one."""

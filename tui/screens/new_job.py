@@ -132,6 +132,10 @@ class NewJobScreen(BaseScreen):
         chosen = next((p for p in self.profiles if p.name == event.value), None)
         if chosen is None or chosen is self.profile:
             return
+        if chosen.kind == "local":  # a local run is a recipe, not a hosted job: its own form
+            self.app.open_local_run(chosen.name)
+            event.select.value = self.profile.name if self.profile else event.select.value
+            return
         self.profile = chosen
         model = self.query_one("#job-model", Select)
         if self.openai:

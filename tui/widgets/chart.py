@@ -7,8 +7,9 @@ from rich.text import Text
 from bailian_tui.core.logparse import Point
 
 
-def render_chart(series: list[tuple[str, list[Point], str, str]], width: int, height: int) -> Text:
-    """``series``: (label, points, mark, style). Axes: step (x) and value (y), min/max labelled."""
+def render_chart(series: list[tuple[str, list[Point], str, str]], width: int, height: int,
+                 x_label: str = "step") -> Text:
+    """``series``: (label, points, mark, style). Axes: step or epoch (x) and value (y), min/max labelled."""
     points = [p for _, pts, _, _ in series for p in pts]
     text = Text()
     if not points or width < 12 or height < 3:
@@ -35,7 +36,7 @@ def render_chart(series: list[tuple[str, list[Point], str, str]], width: int, he
         for char, style in row:
             text.append(char, style=style)
         text.append("\n")
-    text.append(" " * label_width + "└" + f"step {x0:g}".ljust(plot_width - len(f"{x1:g}")) + f"{x1:g}\n", style="dim")
+    text.append(" " * label_width + "└" + f"{x_label} {x0:g}".ljust(plot_width - len(f"{x1:g}")) + f"{x1:g}\n", style="dim")
     text.append(" " * label_width + "  ")
     for label, pts, mark, style in series:
         if pts:

@@ -49,6 +49,9 @@ class JobPanel(Vertical):
             status.append("\nvalidation loss rising: over-fitting? (x cancels)", style="bold yellow")
         if watched.error:
             status.append(f"\n{watched.error}", style="red")
+        gpu = getattr(self.app, "gpu_lines", {}).get(self.job_id)  # local runs, where NVML finds a GPU
+        if gpu and job is not None and not job.status.finished:
+            status.append("\n" + " · ".join(gpu), style="cyan")
         self.query_one(".panel-status", Static).update(status)
         self.query_one(".panel-progress", ProgressBar).update(progress=metrics.progress or 0.0)
         chart = self.query_one(".panel-chart", Static)
@@ -57,7 +60,7 @@ class JobPanel(Vertical):
         rows = chart.size.height or (chart.styles.height.cells if chart.styles.height else None) or 10
         height = max(min(rows - 2, 10), 3)
         chart.update(render_chart([("loss", metrics.loss, "•", "#20e0e0"), ("eval", metrics.eval_loss, "×", "#e040e0")],
-                                  width, height))
+                                  width, height, x_label=metrics.x_axis))
         log = self.query_one(".panel-log", Static)
         lines = max(log.size.height, 3)
         width = max(log.size.width, 40)
