@@ -96,7 +96,8 @@ class BailianApp(App):
         self.current_service = Service(Platform.from_settings(self.settings), store)
         self.scheduler = Scheduler(self.current_service.platform,
                                    requests_per_second=self.settings.get("polling.requests_per_second"),
-                                   on_update=self._job_polled, on_throttle=self._throttled)
+                                   on_update=self._job_polled, on_throttle=self._throttled,
+                                   on_glance=self._job_glanced)
         for job_id in store.watched():  # the watch list survives restarts
             self.scheduler.watch(job_id)
         self._core_ready.set()
@@ -133,6 +134,12 @@ class BailianApp(App):
             self.connection_problem = update.watched.error or ""
         for listener in list(self.job_listeners):
             listener.post_message(JobPolled(update))
+
+    def _job_glanced(self, glance) -> None:
+        from bailian_tui.tui.messages import JobGlanced
+
+        for listener in list(self.job_listeners):
+            listener.post_message(JobGlanced(glance))
 
     def _throttled(self, seconds: float) -> None:
         self.connection_problem = f"throttled (429): polling paused {seconds:.0f} s"
