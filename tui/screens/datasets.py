@@ -51,6 +51,7 @@ class DatasetsScreen(BaseScreen):
         self.detected: converters.Converter | None = None
         self.template = "zh"
         self.last_search = ""
+        self._pending_preview: int | None = None
         self.last_output: Path | None = None
 
     # -- layout ----------------------------------------------------------------------------------------
@@ -208,7 +209,17 @@ class DatasetsScreen(BaseScreen):
 
     @on(RecordList.Highlighted)
     def _highlighted(self, message: RecordList.Highlighted) -> None:
-        self._show(message.index)
+        # The list's cursor is painted first; the preview follows after that frame, and a key held down
+        # previews only the record it stops on, never every record it passed.
+        first = self._pending_preview is None
+        self._pending_preview = message.index
+        if first:
+            self.call_after_refresh(self._show_pending)
+
+    def _show_pending(self) -> None:
+        index, self._pending_preview = self._pending_preview, None
+        if index is not None:
+            self._show(index)
 
     def _refresh_preview(self) -> None:
         current = self.query_one("#records", RecordList).current
