@@ -1,5 +1,5 @@
 import sys
 
-from bailian_tui.tui.cli import main
+from bailian_tui.cli import main
 
 sys.exit(main())

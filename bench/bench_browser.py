@@ -30,7 +30,7 @@ import sys, time
 start = float(sys.argv[1])
 from bailian_tui.core import config
 from bailian_tui.simulator.demo import start_demo
-from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.simulator.demo import point_at_demo
 from bailian_tui.tui.app import BailianApp
 settings = config.load(env={"XDG_CONFIG_HOME": "/nonexistent", "BAILIAN_TUI_STATE_DIR": sys.argv[2]})
 server = start_demo()
@@ -69,7 +69,7 @@ async def open_big(path: Path, work: Path) -> dict:
     from bailian_tui.core import config
     from bailian_tui.simulator.demo import start_demo
     from bailian_tui.tui.app import BailianApp
-    from bailian_tui.tui.headless import point_at_demo
+    from bailian_tui.simulator.demo import point_at_demo
     from textual import events
 
     from bailian_tui.tui.widgets.records import RecordList

@@ -141,6 +141,20 @@ def default_config_path(env: dict[str, str] | None = None) -> Path:
     return Path(base) / "bailian-tui" / "config.yaml"
 
 
+def no_key_message(settings: Settings) -> str:
+    """What is missing and the two ways on, for the app and any command that needs the platform."""
+    where = settings.path or default_config_path()
+    return (
+        "bailian-tui cannot reach Model Studio (Bailian) without a DashScope API key.\n"
+        f"Looked for: $DASHSCOPE_API_KEY, and dashscope.api_key in\n  {where}\n\n"
+        "Two ways on:\n"
+        " 1. Use your key, then start bailian-tui again:\n"
+        "      export DASHSCOPE_API_KEY=sk-...\n"
+        "    (or api_key: under dashscope: in that file; chmod 600 it)\n"
+        " 2. Try everything on the built-in simulator (no key, nothing billed):\n"
+        "      bailian-tui --demo")
+
+
 def load(path: str | Path | None = None, *, env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     explicit = path is not None

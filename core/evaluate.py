@@ -85,13 +85,47 @@ def wilson(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+KEEP_MESSAGES = 5
+_REQUEST_ID = re.compile(r",?\s*request_id [\w-]+")
+# Answers that mean "this model cannot answer at all": stop asking it after the first one.
+MODEL_GONE_CODES = {"Model.NotExist", "ModelNotFound", "Model.NotFound", "NotFound", "Model.AccessDenied",
+                    "AccessDenied.Unpurchased", "ModelNotDeployed", "model_not_found"}
+
+
+def model_unusable(err: PlatformError, model: str) -> bool:
+    """The model does not exist, is not deployed (or not serving yet), or the key may not use it.
+
+    Every further question would fail the same way, so the run stops asking this model. Transient
+    failures (timeouts, 429, 5xx) are not this: those questions count as errors and a rerun asks again.
+    """
+    if err.status in (401, 403, 404) or (err.code or "") in MODEL_GONE_CODES:
+        return True
+    return err.status == 400 and model in str(err)
+
+
 @dataclass
 class ModelScore:
     model: str
     answered: int = 0
     correct: int = 0
     unparseable: int = 0
-    errors: int = 0
+    errors: int = 0  # requests that failed in this run
+    not_asked: int = 0  # questions skipped because the model cannot answer (see ``stopped``)
+    error_messages: list[str] = field(default_factory=list)  # the first distinct messages, in order
+    stopped: str | None = None  # why the run stopped asking this model
+
+    @property
+    def missing(self) -> int:
+        """Questions with no answer from this model (failed or not asked)."""
+        return self.errors + self.not_asked
+
+    def note_error(self, message: str) -> None:
+        """Count it; keep it when it says something new (the request id alone is not new)."""
+        self.errors += 1
+        key = _REQUEST_ID.sub("", message)
+        if len(self.error_messages) < KEEP_MESSAGES and all(_REQUEST_ID.sub("", m) != key
+                                                            for m in self.error_messages):
+            self.error_messages.append(message)
 
     @property
     def accuracy(self) -> float:
@@ -109,8 +143,14 @@ class Summary:
     scores: list[ModelScore]
     disagreements: list[int] = field(default_factory=list)  # question indices where the models differ
 
+    @property
+    def complete(self) -> bool:
+        """Every question was put to every model and answered (parseable or not)."""
+        return all(s.answered == self.questions and not s.missing for s in self.scores)
+
     def as_dict(self) -> dict:
         return {"split": self.split, "questions": self.questions, "disagreements": len(self.disagreements),
+                "complete": self.complete,
                 "models": [{**asdict(s), "accuracy": round(s.accuracy, 4),
                             "ci95": [round(x, 4) for x in s.interval]} for s in self.scores]}
 
@@ -145,6 +185,7 @@ async def evaluate(platform, split: str | Path, models: list[str], *, concurrenc
         progress(finished, total)
     semaphore = asyncio.Semaphore(max(1, concurrency))
     lock = asyncio.Lock()
+    failures = {m: ModelScore(m) for m in models}  # errors of this run, per model
     with open(out, "ab") as sink:
 
         async def ask(question: Question, model: str) -> None:
@@ -154,11 +195,21 @@ async def evaluate(platform, split: str | Path, models: list[str], *, concurrenc
             async with semaphore:
                 if cancelled():
                     return
+                if failures[model].stopped is not None:
+                    async with lock:
+                        failures[model].not_asked += 1
+                        finished += 1
+                        if progress:
+                            progress(finished, total)
+                    return
                 try:
                     reply = await platform.chat(model, question.messages, temperature=0.0, seed=1234)
                     text, error = reply.content, None
                 except PlatformError as err:
                     text, error = "", err.human()
+                    failures[model].note_error(error)
+                    if failures[model].stopped is None and model_unusable(err, model):
+                        failures[model].stopped = error
             chosen = parse_letter(text, question.letters)
             row = {"index": question.index, "line": question.line, "model": model, "answer": question.answer,
                    "chosen": chosen, "correct": chosen == question.answer, "reply": text, "error": error}
@@ -173,6 +224,10 @@ async def evaluate(platform, split: str | Path, models: list[str], *, concurrenc
 
         await asyncio.gather(*(ask(q, m) for q, m in todo))
     summary = summarise(split, questions, models, done)
+    for score in summary.scores:
+        failed = failures[score.model]
+        score.errors, score.not_asked = failed.errors, failed.not_asked
+        score.error_messages, score.stopped = failed.error_messages, failed.stopped
     summary_path = out.with_suffix(".summary.json")
     summary_path.write_text(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     return summary

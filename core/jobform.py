@@ -55,6 +55,36 @@ def coerce(name: str, raw: Any) -> Any:
     return str(raw)
 
 
+def prepare(raw: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """Typed hyper-parameters from what a person wrote (form text or YAML values), the way every caller sends
+    them: an optional text field left empty is not sent, and with mixed training off none of its keys go out."""
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name, value in raw.items():
+        param = PARAMS_BY_NAME.get(name)
+        if isinstance(value, str) and not value.strip() and param is not None and param.default == "":
+            continue
+        try:
+            values[name] = coerce(name, value)
+        except ValueError as err:
+            problems.append(Problem(name, str(err)))
+    if not values.get("data_augmentation"):
+        for name in ("data_augmentation", "augmentation_types", "augmentation_ratio"):
+            values.pop(name, None)
+    return values, problems
+
+
+def review(model: str, training_type: str, raw: dict[str, Any], *, train_samples: int | None = None,
+           has_validation: bool = False, base_model: str | None = None) -> tuple[dict[str, Any], list[Problem]]:
+    """THE check of a job request — the new-job form, ``jobs create`` and anything else that creates a job call
+    this: typed values (:func:`prepare`), then ranges, support matrix, learning-rate order, the sample/batch
+    gate and mixed training (:func:`check`). Returns the hyper-parameters to send and every problem."""
+    values, problems = prepare(raw)
+    problems += check(model, training_type, values, train_samples=train_samples, has_validation=has_validation,
+                      base_model=base_model)
+    return values, problems
+
+
 def split_counts(samples: int, hp: dict, has_validation: bool) -> tuple[int, int]:
     """(training, validation) samples as the platform will split them."""
     if has_validation:

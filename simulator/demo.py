@@ -97,3 +97,16 @@ def start_demo(speed: float = 1.0, port: int = 0):
     state = SimState(SimClock(speed=speed), SimConfig(epoch_seconds=6.0), api_key=DEMO_KEY)
     seed(state)
     return SimServer(state, port=port).start()
+
+
+def point_at_demo(settings, server) -> None:
+    """Demo mode: the simulator's URL and key win over any config, and state goes to a demo store."""
+    settings.values["dashscope.base_url"] = server.base_url
+    settings.values["dashscope.api_key"] = DEMO_KEY
+    settings.values["dashscope.workspace"] = None
+    settings.values["paths.state_dir"] = str(settings.state_dir / "demo")
+    settings.origins["dashscope.base_url"] = settings.origins["dashscope.api_key"] = "--demo"
+    settings.demo = True
+    store = settings.state_dir / "state.db"
+    for suffix in ("", "-wal", "-shm"):  # each demo starts from a fresh simulator: old ids mean nothing
+        store.with_name(store.name + suffix).unlink(missing_ok=True)

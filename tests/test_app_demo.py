@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from bailian_tui.core import config
 from bailian_tui.simulator.demo import start_demo
 from bailian_tui.tui.app import BailianApp
-from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.simulator.demo import point_at_demo
 
 
 async def wait_for(predicate, pilot, timeout: float = 10.0) -> None:

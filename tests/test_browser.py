@@ -10,10 +10,10 @@ from textual.widgets import DataTable, Select
 
 from bailian_tui.core import config
 from bailian_tui.simulator.demo import start_demo
-from tests.conftest import DATASETS, SHARED
+from tests.conftest import DATASETS, MAINLAND
 from tests.test_app_demo import wait_for
 from bailian_tui.tui.app import BailianApp
-from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.simulator.demo import point_at_demo
 from bailian_tui.tui.widgets.records import RecordList
 
 
@@ -58,7 +58,7 @@ async def test_open_preview_switch_template_jump_and_search(tmp_path, demo):
 
 async def test_findings_filter_and_convert_report_jump(tmp_path, demo):
     source = tmp_path / "bad.jsonl"
-    lines = (SHARED / "MedQA/questions/Mainland/4_options/test.jsonl").read_text(encoding="utf-8").splitlines()[:30]
+    lines = MAINLAND.read_text(encoding="utf-8").splitlines()[:30]
     lines[4] = lines[4].replace('"answer_idx": "', '"answer_idx": "Z')
     lines[9] = "{not json"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Every converter reproduces its expected output on the real excerpts in ../shared/data."""
+"""Every converter reproduces its expected output on real excerpts (datasets/ and tests/data/, see SOURCES.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bailian_tui.core.data.converters import medqa
 from bailian_tui.core.data.converters.chat import ChatOptions
 from bailian_tui.core.data.errors import RecordError
 from bailian_tui.core.data.readers import Item, read_items
-from tests.conftest import SHARED
+from tests.conftest import DATA, DATASETS, MAINLAND
 
 MEDQA_SYSTEM = "你是一个专业的医学助手，擅长回答医学选择题。请根据题目和选项，给出正确答案。"
 
@@ -27,18 +27,18 @@ def convert_path(path, fmt=None, options=ChatOptions()):
 
 
 def test_medqa_mainland_matches_the_documented_sample():
-    converter, out = convert_path(SHARED / "MedQA/questions/Mainland/4_options/test.jsonl")
+    converter, out = convert_path(MAINLAND)
     assert converter.name == "medqa" and len(out) == 100
     assert out[0] == {"messages": [
         {"role": "system", "content": MEDQA_SYSTEM},
-        {"role": "user", "content": "经调查证实出现医院感染流行时，医院应报告当地卫生行政部门的时间是（　　）。\n\n选项：\n"
-                                    "A. 2小时\nB. 4小时内\nC. 12小时内\nD. 24小时内"},
-        {"role": "assistant", "content": "答案是 D. 24小时内"}]}
-    assert out[2]["messages"][2]["content"] == "答案是 C. HCV"
+        {"role": "user", "content": "支气管哮喘急性发作时首选的药物是（　　）。\n\n选项：\n"
+                                    "A. 吸入短效β2受体激动剂\nB. 口服抗生素\nC. 口服抗组胺药\nD. 静脉补液"},
+        {"role": "assistant", "content": "答案是 A. 吸入短效β2受体激动剂"}]}
+    assert out[2]["messages"][2]["content"] == "答案是 B. 3.9～6.1mmol/L"
 
 
 def test_medqa_us_five_options_and_english_template():
-    _, out = convert_path(SHARED / "MedQA/questions/US/test.jsonl", options=ChatOptions(template=medqa.ENGLISH))
+    _, out = convert_path(DATASETS / "MedQA/questions/US/test.jsonl", options=ChatOptions(template=medqa.ENGLISH))
     user = out[0]["messages"][1]["content"]
     assert user.startswith("A junior orthopaedic surgery resident")
     assert user.endswith("E. Refuse to dictate the operative report")
@@ -48,8 +48,8 @@ def test_medqa_us_five_options_and_english_template():
 
 
 def test_medqa_us_four_options_ignores_extra_keys():
-    _, out = convert_path(SHARED / "MedQA/questions/US/4_options/phrases_no_exclude_test.jsonl", "medqa")
-    assert len(out) == 100 and all(len(r["messages"]) == 3 for r in out)
+    _, out = convert_path(DATA / "MedQA/questions/US/4_options/phrases_no_exclude_test.jsonl", "medqa")
+    assert len(out) == 40 and all(len(r["messages"]) == 3 for r in out)
     assert all("E. " not in r["messages"][1]["content"].split("选项：")[1] for r in out)
 
 
@@ -73,31 +73,31 @@ def test_medqa_bad_records(record, message):
 
 
 def test_alpaca():
-    converter, out = convert_path(SHARED / "Alpaca/alpaca_data.json")
-    assert converter.name == "alpaca" and len(out) == 100
-    assert out[0] == {"messages": [
-        {"role": "user", "content": "Give three tips for staying healthy."},
-        {"role": "assistant", "content": "1.Eat a balanced diet and make sure to include plenty of fruits and "
-                                         "vegetables. \n2. Exercise regularly to keep your body active and strong. "
-                                         "\n3. Get enough sleep and maintain a consistent sleep schedule."}]}
-    with_input = next(r for r, i in zip(out, first_records(SHARED / "Alpaca/alpaca_data.json", 100))
-                      if i.record["input"])
-    assert "\n\n" in with_input["messages"][0]["content"]
+    path = DATASETS / "Alpaca/alpaca_en_demo.json"
+    converter, out = convert_path(path)
+    assert converter.name == "alpaca" and len(out) == 50
+    first = first_records(path, 1)[0].record
+    assert out[0] == {"messages": [{"role": "user", "content": "Describe a process of making crepes."},
+                                   {"role": "assistant", "content": first["output"]}]}
+    with_input = [(r, i.record) for r, i in zip(out, first_records(path, 50)) if i.record["input"]]
+    assert len(with_input) == 20
+    converted, raw = with_input[0]
+    assert converted["messages"][0]["content"] == raw["instruction"] + "\n\n" + raw["input"]
 
 
 def test_sharegpt_json_and_jsonl():
-    converter, out = convert_path(SHARED / "FastChat/data/dummy_conversation.json")
+    converter, out = convert_path(DATASETS / "ShareGPT/fastchat_dummy_conversation.json")
     assert converter.name == "sharegpt" and len(out) == 50
     assert out[0]["messages"][0] == {"role": "user", "content": "Who are you?"}
     assert {m["role"] for r in out for m in r["messages"]} <= {"user", "assistant"}
-    converter, out = convert_path(SHARED / "MedicalGPT/data/sft/medical_sft_1K_format.jsonl")
-    assert converter.name == "sharegpt" and len(out) == 100
-    raw = json.loads((SHARED / "MedicalGPT/data/sft/medical_sft_1K_format.jsonl").read_text().splitlines()[0])
+    converter, out = convert_path(DATASETS / "ShareGPT/medicalgpt_medical_sft.jsonl")
+    assert converter.name == "sharegpt" and len(out) == 30
+    raw = json.loads((DATASETS / "ShareGPT/medicalgpt_medical_sft.jsonl").read_text().splitlines()[0])
     assert [m["content"] for m in out[0]["messages"]] == [t["value"] for t in raw["conversations"]]
 
 
 def test_sharegpt_tool_calls_are_refused_per_record():
-    _, items = None, first_records(SHARED / "LLaMA-Factory/data/glaive_toolcall_en_demo.json", 20)
+    _, items = None, first_records(DATA / "LLaMA-Factory/glaive_toolcall_en_demo.json", 20)
     failures = 0
     for item in items:
         try:
@@ -118,22 +118,22 @@ def test_openai_messages_are_normalised():
 
 
 def test_gsm8k_keeps_the_final_answer_and_drops_calculator_notes():
-    converter, out = convert_path(SHARED / "GSM8K/grade_school_math/data/train.jsonl")
-    assert converter.name == "gsm8k" and len(out) == 100
+    converter, out = convert_path(DATASETS / "GSM8K/train.jsonl")
+    assert converter.name == "gsm8k" and len(out) == 30
     assert out[0] == {"messages": [
         {"role": "user", "content": "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
                                     "clips in May. How many clips did Natalia sell altogether in April and May?"},
         {"role": "assistant", "content": "Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips "
                                          "altogether in April and May.\n#### 72"}]}
-    kept = converters.get("gsm8k").convert(first_records(SHARED / "GSM8K/grade_school_math/data/train.jsonl")[0].record,
+    kept = converters.get("gsm8k").convert(first_records(DATASETS / "GSM8K/train.jsonl")[0].record,
                                            ChatOptions(keep_calculator=True))
     assert "<<48/2=24>>" in kept["messages"][1]["content"]
 
 
 def test_gbk_medical_dialogue_csv():
-    path = SHARED / "Chinese-medical-dialogue-data/样例_内科5000-6000.csv"
+    path = DATASETS / "Chinese-medical-dialogue/样例_内科5000-6000.head40.csv"
     converter, out = convert_path(path)
-    assert converter.name == "csv_qa" and len(out) == 200
+    assert converter.name == "csv_qa" and len(out) == 40
     raw = path.read_bytes().decode("gbk").splitlines()[1]
     department, title, ask, answer = raw.split(",", 3)
     assert out[0] == {"messages": [{"role": "user", "content": ask.strip()},
@@ -141,7 +141,7 @@ def test_gbk_medical_dialogue_csv():
 
 
 def test_csv_with_quoted_newlines_keeps_line_numbers():
-    path = SHARED / "Chinese-medical-dialogue-data/excerpts/样例_内科5000-6000.records1001-1020.csv"
+    path = DATASETS / "Chinese-medical-dialogue/样例_内科5000-6000.records1001-1020.csv"
     items = [i for i in read_items(path) if isinstance(i, Item)]
     assert len(items) == 20
     text = path.read_bytes().decode("gbk")
@@ -161,14 +161,14 @@ def test_csv_column_mapping():
 
 
 @pytest.mark.parametrize("path, n", [
-    ("LLaMA-Factory/data/dpo_en_demo.json", 30),
-    ("LLaMA-Factory/data/dpo_zh_demo.json", 20),
-    ("MedicalGPT/data/reward/dpo_zh_500.jsonl", 100),
-    ("MedicalGPT_14f6229c/data/reward/dpo_zh_500.jsonl", 50),
-    ("hh-rlhf/harmless-base/test.jsonl", 100),
-])
+    (DATA / "LLaMA-Factory/dpo_en_demo.json", 30),
+    (DATASETS / "DPO/dpo_zh_demo.json", 20),
+    (DATASETS / "DPO/medicalgpt_dpo_zh.jsonl", 30),
+    (DATA / "MedicalGPT_14f6229c/dpo_zh_500.jsonl", 50),
+    (DATA / "hh-rlhf/harmless_base_test.jsonl", 100),
+], ids=lambda value: value.name if hasattr(value, "name") else str(value))
 def test_dpo_sources(path, n):
-    converter, out = convert_path(SHARED / path)
+    converter, out = convert_path(path)
     assert converter.name == "dpo" and len(out) == n
     for record in out:
         assert record["messages"][-1]["role"] == "user"
@@ -177,12 +177,12 @@ def test_dpo_sources(path, n):
 
 
 def test_dpo_exact_records():
-    _, out = convert_path(SHARED / "MedicalGPT/data/reward/dpo_zh_500.jsonl")
-    raw = json.loads((SHARED / "MedicalGPT/data/reward/dpo_zh_500.jsonl").read_text().splitlines()[0])
+    _, out = convert_path(DATASETS / "DPO/medicalgpt_dpo_zh.jsonl")
+    raw = json.loads((DATASETS / "DPO/medicalgpt_dpo_zh.jsonl").read_text().splitlines()[0])
     assert out[0] == {"messages": [{"role": "user", "content": raw["conversations"][0]["value"]}],
                       "chosen": {"role": "assistant", "content": raw["chosen"]},
                       "rejected": {"role": "assistant", "content": raw["rejected"]}}
-    _, hh = convert_path(SHARED / "hh-rlhf/harmless-base/test.jsonl")
-    first = json.loads((SHARED / "hh-rlhf/harmless-base/test.jsonl").read_text().splitlines()[0])
+    _, hh = convert_path(DATA / "hh-rlhf/harmless_base_test.jsonl")
+    first = json.loads((DATA / "hh-rlhf/harmless_base_test.jsonl").read_text().splitlines()[0])
     assert hh[0]["messages"][0]["role"] == "user"
     assert first["chosen"].rstrip().endswith(hh[0]["chosen"]["content"])

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from bailian_tui.core.data.convert import convert_file
-from tests.conftest import DATASETS, ROOT, SHARED
+from tests.conftest import DATASETS, MAINLAND, ROOT
 
 
 def cli(*args, cwd=ROOT):
@@ -19,7 +19,7 @@ def cli(*args, cwd=ROOT):
 
 def test_convert_validate_stats_estimate(tmp_path):
     out = tmp_path / "m.jsonl"
-    done = cli("convert", SHARED / "MedQA/questions/Mainland/4_options/test.jsonl", out)
+    done = cli("convert", MAINLAND, out)
     assert done.returncode == 0 and "converted 100 of 100 records (medqa → sft)" in done.stdout
     assert "Traceback" not in done.stderr
     assert cli("validate", out).returncode == 0
@@ -85,14 +85,14 @@ def test_batch_convert(tmp_path):
 
 
 def test_output_over_the_limit_is_split_at_record_boundaries(tmp_path):
-    source = SHARED / "MedQA/questions/Mainland/4_options/test.jsonl"
-    report = convert_file(source, tmp_path / "m.jsonl", split_limit=20_000)
+    source = MAINLAND
+    report = convert_file(source, tmp_path / "m.jsonl", split_limit=12_000)
     assert len(report.outputs) > 2
     assert report.outputs[0].endswith("m_part1.jsonl")
     total = 0
     for name in report.outputs:
         data = open(name, "rb").read()
-        assert len(data) <= 20_000 and data.endswith(b"\n")
+        assert len(data) <= 12_000 and data.endswith(b"\n")
         total += sum(1 for line in data.splitlines() if json.loads(line))
     assert total == 100
 
@@ -101,7 +101,7 @@ def test_parallel_conversion_matches_sequential_and_keeps_line_numbers(tmp_path,
     from bailian_tui.core.data import convert
 
     source = tmp_path / "big.jsonl"
-    base = (SHARED / "MedQA/questions/Mainland/4_options/test.jsonl").read_text(encoding="utf-8").splitlines()
+    base = MAINLAND.read_text(encoding="utf-8").splitlines()
     lines = [line for _ in range(30) for line in base]  # 3000 records
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sequential = convert_file(source, tmp_path / "seq.jsonl")
@@ -118,3 +118,37 @@ def test_parallel_conversion_matches_sequential_and_keeps_line_numbers(tmp_path,
     split = convert_file(source, tmp_path / "split.jsonl", workers=2, skip_bad=True, split_limit=200_000)
     assert len(split.outputs) > 1 and split.written == 2999
     assert sum(len(open(p, "rb").read().splitlines()) for p in split.outputs) == 2999
+
+
+def test_medqa_template_is_a_flag_of_convert_and_batch_convert(tmp_path):
+    source = DATASETS / "MedQA/questions/Mainland/4_options/dev.jsonl"
+    english = tmp_path / "en.jsonl"
+    assert cli("convert", source, english, "--template", "english").returncode == 0
+    first = json.loads(english.read_text().splitlines()[0])["messages"]
+    assert first[0]["content"].startswith("You are a professional medical assistant")
+    assert first[2]["content"].startswith("The answer is ")
+    done = cli("batch-convert", "--src", DATASETS / "MedQA/questions", "--dst", tmp_path / "zh", "--template",
+               "chinese", "--json")
+    assert done.returncode == 0, done.stderr
+    us = json.loads((tmp_path / "zh/us_4opt_test.jsonl").read_text().splitlines()[0])
+    assert us["messages"][2]["content"].startswith("答案是 ")
+    bad = cli("convert", source, tmp_path / "x.jsonl", "--template", "klingon")
+    assert bad.returncode == 2 and "--template klingon" in bad.stderr and not (tmp_path / "x.jsonl").exists()
+
+
+def test_stats_estimate_validate_refuse_a_raw_file_and_say_how_to_convert_it(tmp_path):
+    raw = tmp_path / "medqa.jsonl"
+    raw.write_bytes(MAINLAND.read_bytes())
+    before = raw.read_bytes()
+    for command in (["stats", raw], ["estimate", raw, "--epochs", "1"], ["validate", raw]):
+        done = cli(*command)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "is raw medqa data" in done.stderr and "Traceback" not in done.stderr
+        assert f"bailian-tui convert {raw} " in done.stderr and "0 tokens" not in done.stdout
+        machine = json.loads(cli(*command, "--json").stdout)
+        assert "not Bailian ChatML" in machine["error"]
+    assert raw.read_bytes() == before
+    # The command it names works, and then the numbers come.
+    target = machine["error"].rsplit(" ", 1)[1]
+    assert cli("convert", raw, target).returncode == 0
+    assert json.loads(cli("stats", target, "--json").stdout)["total"] > 0

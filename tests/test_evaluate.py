@@ -86,7 +86,28 @@ async def test_resume_never_asks_twice(platform, clock, tmp_path, sim, split):
     assert len(prompts) == len(set(prompts)) == 12
 
 
-async def test_unknown_model_errors_are_not_recorded(platform, sim, split):
-    summary = await evaluate(platform, split, ["no-such-model"])
-    assert summary.scores[0].answered == 0
-    assert not read_results(results_path(split, ["no-such-model"]))
+async def test_unknown_model_is_reported_after_the_first_failure_and_not_asked_again(platform, sim, split):
+    asked = platform.stats.requests
+    summary = await evaluate(platform, split, ["no-such-model", "qwen3-8b"], concurrency=1)
+    gone, base = summary.scores
+    assert platform.stats.requests - asked == 1 + 12  # one question to the missing model, then it stops
+    assert (gone.answered, gone.errors, gone.not_asked, gone.missing) == (0, 1, 11, 12)
+    assert gone.stopped and "no-such-model" in gone.stopped and gone.error_messages == [gone.stopped]
+    assert base.answered == 12 and base.missing == 0 and not base.error_messages
+    assert not summary.complete
+    assert not read_results(results_path(split, ["no-such-model", "qwen3-8b"])).get((0, "no-such-model"))
+    saved = json.loads(results_path(split, ["no-such-model", "qwen3-8b"]).with_suffix(".summary.json").read_text())
+    assert saved["complete"] is False
+    assert saved["models"][0]["errors"] == 1 and saved["models"][0]["not_asked"] == 11
+    assert "no-such-model" in saved["models"][0]["error_messages"][0]
+
+
+async def test_every_failed_request_counts_and_a_rerun_asks_those_again(platform, sim, split):
+    sim.state.config.rate_500 = 1.0  # every request fails, transiently: none is a reason to stop asking
+    first = await evaluate(platform, split, ["qwen3-8b"], concurrency=2, limit=4)
+    score = first.scores[0]
+    assert (score.answered, score.errors, score.not_asked, score.stopped) == (0, 4, 0, None)
+    assert len(score.error_messages) == 1 and "500" in score.error_messages[0]
+    sim.state.config.rate_500 = 0.0
+    second = await evaluate(platform, split, ["qwen3-8b"], limit=4)
+    assert second.scores[0].answered == 4 and second.complete

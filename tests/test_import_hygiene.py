@@ -50,3 +50,14 @@ def test_no_generic_top_level_import_in_source():
                 for name in ("core", "tui", "simulator"):
                     assert not stripped.startswith((f"from {name}.", f"import {name}.", f"from {name} ",
                                                     f"import {name}")), f"{path}:{number}: {line}"
+
+
+def test_headless_cli_never_imports_textual():
+    """The headless CLI starts fast and runs where Textual could not: only `bailian-tui [PATH]` loads it."""
+    code = ("import sys\nfrom bailian_tui.cli import main\nfrom bailian_tui.cli import app, data, output, remote\n"
+            "app.build_parser()\ncode = main(['capability', '--model', 'qwen3-8b', '--json'])\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual' or m.startswith('bailian_tui.tui'))\n"
+            "print(bad)\nsys.exit(1 if bad or code else 0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={"XDG_CONFIG_HOME": "/nonexistent", "PATH": ""})
+    assert done.returncode == 0, done.stdout + done.stderr

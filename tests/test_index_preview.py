@@ -6,7 +6,7 @@ from bailian_tui.core.data import converters
 from bailian_tui.core.data.index import RecordSource
 from bailian_tui.core.data.preview import detect, preview
 from bailian_tui.core.data.readers import Item, Problem
-from tests.conftest import SHARED
+from tests.conftest import DATASETS, MAINLAND
 
 
 def test_jsonl_index_reads_any_record_and_finds_text(tmp_path, monkeypatch):
@@ -32,23 +32,23 @@ def test_jsonl_index_reads_any_record_and_finds_text(tmp_path, monkeypatch):
 
 
 def test_array_and_csv_sources():
-    source = RecordSource(SHARED / "FastChat/data/dummy_conversation.json")
+    source = RecordSource(DATASETS / "ShareGPT/fastchat_dummy_conversation.json")
     source.build()
     assert len(source) == 50 and source.line_of(1) > source.line_of(0)
     assert source.index_of_line(source.line_of(7)) == 7
-    csv = RecordSource(SHARED / "Chinese-medical-dialogue-data/样例_内科5000-6000.csv")
+    csv = RecordSource(DATASETS / "Chinese-medical-dialogue/样例_内科5000-6000.head40.csv")
     csv.build()
-    assert len(csv) == 200 and "department" in csv.get(0).record
+    assert len(csv) == 40 and "department" in csv.get(0).record
 
 
 def test_preview_runs_the_pipeline_on_one_record():
-    source = RecordSource(SHARED / "MedQA/questions/Mainland/4_options/test.jsonl")
+    source = RecordSource(MAINLAND)
     source.build()
     items = [source.get(i) for i in range(20)]
     converter = detect(items)
     assert converter.name == "medqa"
     shown = preview(items[0], converter, max_length=80)
-    assert shown.converted["messages"][2]["content"] == "答案是 D. 24小时内"
+    assert shown.converted["messages"][2]["content"] == "答案是 A. 吸入短效β2受体激动剂"
     assert len(shown.message_tokens) == 3 and shown.total_tokens > 0
     assert shown.too_long and any(f.code == "too-long" for f in shown.findings)
     wrong = preview(items[0], converters.get("alpaca"))
@@ -61,7 +61,7 @@ def test_flagged_stats_and_describe_run_the_preview_pipeline(tmp_path):
     from bailian_tui.core.data.converters.chat import ChatOptions
     from bailian_tui.core.data.preview import converted_stats, flagged
 
-    lines = (SHARED / "MedQA/questions/Mainland/4_options/test.jsonl").read_text(encoding="utf-8").splitlines()[:20]
+    lines = MAINLAND.read_text(encoding="utf-8").splitlines()[:20]
     lines[3] = lines[3].replace('"answer_idx": "', '"answer_idx": "Z')
     lines[7] = "{broken"
     path = tmp_path / "m.jsonl"

@@ -52,7 +52,7 @@ def _upload(sim, path):
     return asyncio.run(go())
 
 
-JOBS_CREATE = [sys.executable, "-m", "bailian_tui", "jobs", "create", "--yes", "--json", "--config"]
+JOBS_CREATE = [sys.executable, "-m", "bailian_tui", "jobs", "create", "--yes", "--json"]  # then the job file (positional)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])

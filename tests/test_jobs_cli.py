@@ -1,76 +1,35 @@
-"""Headless job commands against a simulator in another process, as a script would use them."""
+"""Job request checks, and the eval command against a simulator in another process.
+
+The jobs commands themselves (list, create, watch…) are exercised in tests/test_cli.py."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 
 import pytest
 
 from bailian_tui.core import jobform
 from bailian_tui.core.platform import JobRequest
-from tests.conftest import DATASETS, ROOT
+from tests.cli_helpers import Simulator, run
+from tests.conftest import DATASETS
 
 KEY = "sk-jobs-cli-test-0000"
 
 
+@pytest.fixture(scope="module")
+def sim():
+    server = Simulator(KEY, speed=20)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def sim_env(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "sim", "--port", str(port), "--api-key", KEY,
-                              "--speed", "20"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    for _ in range(4):
-        child.stdout.readline()
-    env = {**os.environ, "DASHSCOPE_HTTP_BASE_URL": f"http://127.0.0.1:{port}/api/v1", "DASHSCOPE_API_KEY": KEY,
-           "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "BAILIAN_TUI_STATE_DIR": str(tmp_path / "state")}
-    yield env
-    child.terminate()
-    child.wait(10)
+def sim_env(sim, tmp_path):
+    return sim.env(tmp_path)
 
 
 def cli(env, *args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "bailian_tui", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=timeout)
-
-
-def test_list_create_watch(sim_env, tmp_path):
-    jobs = json.loads(cli(sim_env, "jobs", "list", "--json").stdout)
-    assert len(jobs) == 7 and {j["status"] for j in jobs} >= {"RUNNING", "SUCCEEDED", "FAILED"}
-    converted = tmp_path / "train.jsonl"
-    assert cli(sim_env, "convert", DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted).returncode == 0
-    spec = tmp_path / "job.yaml"
-    spec.write_text(f"model: qwen3-8b\ntraining_type: sft\ntraining_files: [{converted}]\n"
-                    "hyper_parameters: {n_epochs: 1, batch_size: 8, learning_rate: 1e-5}\n")
-    refused = cli(sim_env, "jobs", "create", "--config", spec)
-    assert refused.returncode == 1 and "pass --yes" in refused.stderr
-    done = cli(sim_env, "jobs", "create", "--config", spec, "--yes", "--json")
-    assert done.returncode == 0, done.stderr
-    job_id = json.loads(done.stdout)["job_id"]
-    assert "estimated cost:" in done.stderr
-    listed = json.loads(cli(sim_env, "jobs", "list", "--json").stdout)
-    ours = next(j for j in listed if j["job_id"] == job_id)
-    assert ours["dataset"] == str(converted)
-    again = cli(sim_env, "jobs", "create", "--config", spec, "--yes", "--json")
-    assert again.returncode == 0
-    watched = cli(sim_env, "jobs", "watch", job_id, timeout=300)
-    assert watched.returncode == 0 and f"{job_id} SUCCEEDED" in watched.stdout, watched.stdout[-3000:]
-
-
-def test_create_refuses_what_the_platform_would_fail(sim_env, tmp_path):
-    converted = tmp_path / "train.jsonl"
-    cli(sim_env, "convert", DATASETS / "MedQA/questions/Mainland/4_options/dev.jsonl", converted)  # 4 records
-    spec = tmp_path / "job.yaml"
-    spec.write_text(f"model: qwen3-8b\ntraining_type: cpt\ntraining_files: [{converted}]\n"
-                    "hyper_parameters: {batch_size: 8, learning_rate: 0.5}\n")
-    done = cli(sim_env, "jobs", "create", "--config", spec, "--yes")
-    assert done.returncode == 1
-    assert "training_type: qwen3-8b supports" in done.stderr
-    assert "learning_rate" in done.stderr and "must be more than batch_size 8" in done.stderr
+    return run(env, *args, timeout=timeout)
 
 
 def test_form_checks_and_previews():

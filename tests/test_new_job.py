@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from textual.widgets import Input, Select
 
 from bailian_tui.core.hyperparams import PARAMS, defaults_for
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, settle
 from tests.test_app_demo import wait_for
 
 
@@ -24,7 +26,7 @@ async def open_form(app, pilot):
     await app.service()
     await pilot.press("n")
     await wait_for(lambda: app.screen.TITLE_TEXT == "New job" and len(app.screen.files) == 3, pilot)
-    await pilot.pause(0.1)
+    await settle(pilot, "job-params", "job-files", "job-count")
 
 
 async def test_defaults_and_recommendations_match_the_documented_table(form_app):
@@ -53,7 +55,10 @@ async def test_support_matrix_limits_training_types(form_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_form(app, pilot)
         screen = app.screen
-        types = lambda: [value for _, value in screen.query_one("#job-type", Select)._options if value != Select.NULL]
+        def types() -> list[str]:  # what the user can pick: the entries of the type list
+            overlay = screen.query_one("#job-type", Select).query_one("SelectOverlay")  # the list the user picks from
+            shown = [str(overlay.get_option_at_index(i).prompt) for i in range(overlay.option_count)]
+            return [t for t in shown if t in {"sft", "efficient_sft", "dpo_full", "dpo_lora", "cpt"}]
         assert types() == ["sft", "efficient_sft", "dpo_full", "dpo_lora"]
         screen.query_one("#job-model", Select).value = "qwen3.5-plus-2026-02-15"
         await wait_for(lambda: types() == ["sft"], pilot)
@@ -76,6 +81,7 @@ async def test_invalid_value_blocks_and_submit_creates_exactly_one_job(form_app,
         await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
         screen.query_one("#job-train", Select).value = uploaded.file.file_id
         await wait_for(lambda: "cost:" in problems_text(app) and "×" in problems_text(app), pilot)
+        await settle(pilot, "job-params", "job-files", "job-count")
         screen.query_one("#hp-batch_size", Input).value = "32"
         await wait_for(lambda: "must be more than batch_size 32" in problems_text(app), pilot)
         jobs_before = len(server.state.jobs)
@@ -178,3 +184,75 @@ async def test_deploy_plan_follows_the_training_type(form_app):
             await pilot.pause()
             plan = app.screen.query_one("#deploy-plan", Select).value
             assert plan == ("lora" if training_type in ("efficient_sft", "dpo_lora") else ""), (model, training_type)
+
+
+CASES = [  # (training type, values typed into the form): what the form shows, jobs create must do the same
+    ("sft", {"batch_size": "16"}),  # 20 samples → 16 after the validation split: not more than batch_size
+    ("sft", {"learning_rate": "0.01"}),  # off the full-parameter order
+    ("sft", {"n_epochs": "0"}),  # out of range
+    ("sft", {"data_augmentation": "true", "augmentation_types": ""}),  # mixed training with no type
+    ("efficient_sft", {"learning_rate": "1e-6"}),  # off the LoRA order
+    ("sft", {"batch_size": "8", "learning_rate": "1e-5"}),  # fine: both accept
+]
+
+
+def typed_in_form(screen, training_type: str) -> dict[str, str]:
+    """Every field the form shows for this model and type, as the person sees it (text)."""
+    return {p.name: screen.query_one(f"#hp-{p.name}", Input).value for p in PARAMS
+            if p.applies_to(training_type, screen.model())}
+
+
+async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
+    """The same request, typed into the form and written as job.yaml for `jobs create`: the same verdict."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from bailian_tui.core.data.convert import convert_file
+    from bailian_tui.simulator.demo import DEMO_KEY
+    from tests.conftest import ROOT
+
+    app, server = form_app
+    converted = tmp_path / "train.jsonl"
+    convert_file(DATASETS / "MedQA/questions/Mainland/4_options/train.jsonl", converted)  # 20 samples
+    env = {**os.environ, "DASHSCOPE_HTTP_BASE_URL": server.base_url, "DASHSCOPE_API_KEY": DEMO_KEY,
+           "XDG_CONFIG_HOME": str(tmp_path / "cli-cfg"), "BAILIAN_TUI_STATE_DIR": str(tmp_path / "cli-state")}
+    async with app.run_test(size=(120, 40)) as pilot:
+        service = await app.service()
+        uploaded = await service.upload(converted)
+        await pilot.press("n")
+        screen = app.screen
+        await wait_for(lambda: screen.TITLE_TEXT == "New job" and len(screen.files) == 4, pilot)
+        await settle(pilot, "job-params", "job-files", "job-count")
+        screen.query_one("#job-train", Select).value = uploaded.file.file_id
+        await wait_for(lambda: screen.samples == 20, pilot)
+        verdicts = []
+        for training_type, typed in CASES:
+            screen.query_one("#job-type", Select).value = training_type
+            await settle(pilot, "job-params")
+            screen.action_defaults()
+            for name, value in typed.items():
+                screen.query_one(f"#hp-{name}", Input).value = value
+            await settle(pilot)
+            _, problems = screen.request()
+            form_refuses = sorted({p.field for p in problems if p.blocking})
+            spec = tmp_path / f"job-{len(verdicts)}.yaml"
+            spec.write_text(yaml.safe_dump({"model": screen.model(), "training_type": training_type,
+                                            "training_files": [str(converted)],
+                                            "hyper_parameters": typed_in_form(screen, training_type)}),
+                            encoding="utf-8")
+            done = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "bailian_tui", "jobs", "create", str(spec)],
+                capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+            cli_refuses = sorted({line.split(": error: ", 1)[1].split(":", 1)[0]
+                                  for line in done.stderr.splitlines() if ": error: " in line})
+            assert "Traceback" not in done.stderr
+            assert cli_refuses == form_refuses, (training_type, typed, done.stderr)
+            if form_refuses:
+                assert done.returncode == 1 and "pass --yes" not in done.stderr
+            else:
+                assert "pass --yes" in done.stderr  # accepted; only the confirmation is missing
+            verdicts.append(bool(form_refuses))
+    assert verdicts == [True, True, True, True, True, False]

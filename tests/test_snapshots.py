@@ -21,10 +21,10 @@ from bailian_tui.core import config
 from bailian_tui.core.config import Settings
 from bailian_tui.simulator import SimClock, SimServer, SimState
 from bailian_tui.simulator.demo import DEMO_KEY, seed
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, settle
 from bailian_tui.tui import format as tui_format
 from bailian_tui.tui.app import BailianApp
-from bailian_tui.tui.headless import point_at_demo
+from bailian_tui.simulator.demo import point_at_demo
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"),
          pytest.param((60, 20), id="60x20")]
@@ -82,7 +82,7 @@ def until(predicate, timeout: float = 10.0):
         while not predicate(pilot.app):
             assert loop.time() < deadline, "the screen never got ready"
             await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        await settle(pilot)  # the workers' results drawn: no fixed wait
 
     return run_before
 
@@ -137,7 +137,7 @@ def test_placeholders_and_help(snap_compare, pinned_demo, size):
     async def go(pilot):
         await until(listed)(pilot)
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await settle(pilot)
 
     assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
 

@@ -57,12 +57,37 @@ class BailianApp(App):
     def service_ready(self) -> bool:
         return self.current_service is not None
 
+    def on_mount(self) -> None:
+        self._end_on_signals()
+        if not self.settings.api_key:  # say so at once, before anything tries the network
+            from bailian_tui.tui.screens.no_key import NoKeyScreen
+
+            self.push_screen(NoKeyScreen(self.settings))
+
     def first_screen_painted(self) -> None:
         """Start loading the SDK and the tokenizer once the first frame is on screen: their imports hold the
         GIL, so started earlier they would delay that frame by half a second."""
         if not self._core_started:
             self._core_started = True
             self._load_core()
+
+    def _end_on_signals(self) -> None:
+        """SIGINT/SIGTERM/SIGHUP (a dropped SSH connection) end the app the normal way — terminal restored,
+        exit code 128 + signal (docs/signals.md). Not in headless runs (Pilot tests)."""
+        import signal
+        import threading
+
+        if self.is_headless or threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signum = getattr(signal, name, None)
+            if signum is None or signal.getsignal(signum) == signal.SIG_IGN:
+                continue  # ignored by whoever started us (nohup, a background job): keep it so
+            try:
+                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
 
     def datasets_root(self) -> Path:
         """The browser's folder: PATH from the command line, else paths.datasets_dir, else the samples."""
@@ -161,6 +186,8 @@ class BailianApp(App):
         self.current_service.store.unwatch(job_id)
 
     async def service(self):
+        if not self.settings.api_key:  # nothing to connect with: fail at once, never retry for seconds
+            raise PlatformError("no API key: set DASHSCOPE_API_KEY, or run bailian-tui --demo", code="NoApiKey")
         await self._core_ready.wait()
         return self.current_service
 

@@ -28,9 +28,13 @@ class BatchRow:
     note: str = ""
 
 
-def batch_convert(src: Path, dst: Path, *, max_length: int = 8192) -> list[BatchRow]:
+def batch_convert(src: Path, dst: Path, *, max_length: int = 8192, template: medqa.MedQATemplate | None = None
+                  ) -> list[BatchRow]:
+    """``template`` overrides every region's own (English for the US split, Chinese for the others)."""
     rows = []
+    chosen = template
     for folder, (prefix, template) in REGIONS.items():
+        template = chosen or template
         for split in SPLITS:
             source = src / folder / f"{split}.jsonl"
             target = dst / f"{prefix}_{split}.jsonl"

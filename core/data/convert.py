@@ -18,6 +18,7 @@ from typing import Callable
 
 import orjson
 
+from bailian_tui.core import lifecycle
 from bailian_tui.core.data import converters, tokens
 from bailian_tui.core.data.converters.chat import ChatOptions
 from bailian_tui.core.data.errors import DataFileError, RecordError
@@ -57,7 +58,9 @@ class SplitWriter:
         self._handle = None
 
     def _open(self) -> None:
-        fd, temp = tempfile.mkstemp(prefix=f".{self.destination.name}.", suffix=".tmp", dir=self.destination.parent)
+        fd, temp = tempfile.mkstemp(prefix=lifecycle.temp_prefix("part"), suffix=f".{self.destination.name}.tmp",
+                                    dir=self.destination.parent)
+        lifecycle.apply_umask_mode(fd)  # the mode a plain open() gives (0644 under umask 022), not 0600
         self._handle = os.fdopen(fd, "wb", buffering=1 << 20)
         self.parts.append((temp, 0))
 
@@ -209,6 +212,7 @@ def convert_file(source: str | Path, destination: str | Path, *, format: str | N
     if destination.is_dir():
         raise DataFileError(str(destination), "is a directory", "give an output file name")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    lifecycle.sweep_stale(destination.parent)  # temp files of an earlier run that was killed (SIGKILL)
     report = ConvertReport(str(source))
     total = source.stat().st_size
     items = read_items(source)
@@ -266,7 +270,7 @@ def _convert_vl(source: Path, destination: Path, converter, options, max_length:
 
     if destination.suffix.lower() != ".zip":
         raise DataFileError(str(destination), "image data must be packed as a .zip", "name the output something.zip")
-    scratch = Path(tempfile.mkdtemp(prefix=".bt-vl-", dir=destination.parent))
+    scratch = Path(tempfile.mkdtemp(prefix=lifecycle.temp_prefix("vl"), dir=destination.parent))
     try:
         report = convert_file(source, scratch / "data.jsonl", format=converter.name, options=options,
                               max_length=max_length, skip_bad=skip_bad, pack_images=False)
@@ -297,14 +301,10 @@ def _absorb(report: ConvertReport, chunk: _Chunk, offset: int) -> None:
 def _convert_parallel(source: Path, total: int, fmt: str, options, max_length: int, writer: SplitWriter,
                       report: ConvertReport, progress, cancelled, workers: int, skip_bad: bool) -> None:
     """Workers convert byte ranges into scratch files; the parent stitches them, in order, into the output."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     ranges = _ranges(source, total, CHUNK_BYTES)
-    scratch = tempfile.mkdtemp(prefix=".bt-convert-", dir=writer.destination.parent)
+    scratch = tempfile.mkdtemp(prefix=lifecycle.temp_prefix("convert"), dir=writer.destination.parent)
     try:
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        with ProcessPoolExecutor(max_workers=max(1, min(workers, len(ranges))), mp_context=context) as pool:
+        with lifecycle.worker_pool(min(workers, len(ranges))) as pool:
             outs = [os.path.join(scratch, f"{i}.jsonl") for i in range(len(ranges))]
             futures = [pool.submit(_convert_range, str(source), s, e, fmt, options, max_length, out)
                        for (s, e), out in zip(ranges, outs)]

@@ -13,7 +13,6 @@ import os
 import zlib
 from array import array
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +20,7 @@ from typing import Callable
 import orjson
 
 from bailian_tui.core.data import tokens
+from bailian_tui.core.data.errors import DataFileError
 from bailian_tui.core.data.readers import Problem, check_path, file_kind, read_items
 from bailian_tui.core.data.validate import (ERROR, INFO, MAX_FILE_BYTES, RECOMMENDED_MIN_SAMPLES, WARNING, Finding,
                                 check_record, quick_ok, record_kind)
@@ -242,12 +242,11 @@ def _scan_parts(path: Path, size: int, max_length: int, exact: bool, kind: str |
             if progress:
                 progress(end, size)
         return _absolute(parts)
-    import multiprocessing
+    from bailian_tui.core.lifecycle import worker_pool
 
     if exact:
         tokens.encoding()  # load once before forking: every worker shares it instead of loading its own
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    with ProcessPoolExecutor(max_workers=min(workers, len(ranges)), mp_context=context) as pool:
+    with worker_pool(min(workers, len(ranges))) as pool:
         futures = [pool.submit(_scan_range, str(path), s, e, max_length, exact, kind) for s, e in ranges]
         parts = []
         for (_, end), future in zip(ranges, futures):
@@ -343,3 +342,52 @@ def stats_of(scan: Scan) -> Stats:
                  p50=percentile(values, 0.5), p95=percentile(values, 0.95), max=values[-1] if values else 0,
                  histogram=histogram(values), roles=dict(scan.roles), duplicates=len(scan.duplicates),
                  too_long=len(scan.too_long), max_length=scan.max_length)
+
+
+# ----- raw (unconverted) input ------------------------------------------------------------------------
+
+def raw_format(path: str | Path):
+    """The converter a file still needs when its first records are a known raw format, not Bailian ChatML.
+
+    ``None`` for Bailian files (records with ``messages``, or CPT ``text``), zips, and files whose format
+    no converter knows (the validator then reports each record).
+    """
+    import itertools
+
+    from bailian_tui.core.data import converters
+    from bailian_tui.core.data.readers import Item
+
+    path = check_path(path)
+    if path.suffix.lower() == ".zip":
+        return None
+    items = read_items(path)
+    try:
+        sample = [i.record for i in itertools.islice(items, 50) if isinstance(i, Item)]
+    finally:
+        items.close()
+    if not sample or any(isinstance(r, dict) and ("messages" in r or "text" in r) for r in sample):
+        return None
+    converter = converters.detect(sample)
+    return converter if converter is not None and converter.name != "messages" else None
+
+
+def require_bailian(path: str | Path, what: str) -> None:
+    """Refuse a raw file with the command that converts it, instead of counting nothing (``what``: the
+    operation, e.g. "token statistics")."""
+    from bailian_tui.core.data.convert import default_output
+
+    converter = raw_format(path)
+    if converter is None:
+        return
+    source = Path(path)
+    described = converter.description.split(" → ")[0].split(" (")[0]
+    raise DataFileError(str(source), f"is raw {converter.name} data ({described}), not Bailian ChatML: "
+                        f"{what} need the converted records",
+                        f"convert it first: bailian-tui convert {source} {default_output(source)}")
+
+
+def scan_bailian_file(path: str | Path, what: str, **options) -> Scan:
+    """``validate_file`` for the commands that read a Bailian file (validate, stats, estimate): a raw
+    file is refused with the command that converts it — never a silent 0."""
+    require_bailian(path, what)
+    return validate_file(path, **options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 from pathlib import Path
 
 from rich.markup import escape
@@ -162,25 +163,14 @@ class NewJobScreen(BaseScreen):
     def _has_validation(self) -> bool:
         return self.query_one("#job-valid", Select).value != Select.NULL
 
-    def hyper_parameters(self) -> tuple[dict, list[jobform.Problem]]:
-        from bailian_tui.core.hyperparams import PARAMS_BY_NAME
-
-        values, problems = {}, []
+    def raw_hyper_parameters(self) -> dict[str, str]:
+        """What the person typed in every field this model and type show; ``jobform.review`` types and checks it."""
         training_type, model = self.training_type(), self.model()
-        for param in PARAMS:
-            if not param.applies_to(training_type, model):
-                continue
-            box, name = self.query_one(f"#hp-{param.name}", Input), param.name
-            if not box.value.strip() and PARAMS_BY_NAME[name].default == "":
-                continue  # an optional text field left empty is simply not sent
-            try:
-                values[name] = jobform.coerce(name, box.value)
-            except ValueError as err:
-                problems.append(jobform.Problem(name, str(err)))
-        if not values.get("data_augmentation"):  # mixed training off: none of its keys go out
-            for name in ("data_augmentation", "augmentation_types", "augmentation_ratio"):
-                values.pop(name, None)
-        return values, problems
+        return {p.name: self.query_one(f"#hp-{p.name}", Input).value for p in PARAMS
+                if p.applies_to(training_type, model)}
+
+    def hyper_parameters(self) -> tuple[dict, list]:
+        return jobform.prepare(self.raw_hyper_parameters())
 
     def _fill(self, values: dict) -> None:
         for name, value in values.items():
@@ -301,13 +291,13 @@ class NewJobScreen(BaseScreen):
             self.query_one("#job-help", Static).update(f"[b]{param.name}[/] — {param.help} [dim]({param.source})[/]")
 
     def request(self) -> tuple[JobRequest | None, list[jobform.Problem]]:
-        hp, problems = self.hyper_parameters()
         train = self.query_one("#job-train", Select).value
         valid = self.query_one("#job-valid", Select).value
+        hp, problems = jobform.review(self.model(), self.training_type(), self.raw_hyper_parameters(),
+                                      train_samples=self.samples, has_validation=valid != Select.NULL)
         if train == Select.NULL:
-            problems.append(jobform.Problem("training file", "choose an uploaded file (upload one from Datasets: u)"))
-        problems += jobform.check(self.model(), self.training_type(), hp, train_samples=self.samples,
-                                  has_validation=valid != Select.NULL)
+            problems.insert(0, jobform.Problem("training file",
+                                               "choose an uploaded file (upload one from Datasets: u)"))
         if train == Select.NULL:
             return None, problems
         return JobRequest(model=self.model(), training_file_ids=[str(train)],

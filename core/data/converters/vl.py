@@ -69,7 +69,11 @@ def pack(jsonl: Path, image_root: Path, destination: Path) -> list[str]:
         records.append(orjson.dumps(record))
     if missing:
         return missing
-    fd, temp = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
+    from bailian_tui.core import lifecycle
+
+    fd, temp = tempfile.mkstemp(prefix=lifecycle.temp_prefix("zip"), suffix=f".{destination.name}.tmp",
+                                dir=destination.parent)
+    lifecycle.apply_umask_mode(fd)
     os.close(fd)
     try:
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
