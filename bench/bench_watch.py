@@ -1,6 +1,10 @@
 """Watching 50 running jobs: request rate, status lag, key-press latency, idle CPU; vs 50 `dashscope ft stream`.
 
     python bench/bench_watch.py [--jobs 50] [--seconds 60]
+    python bench/bench_watch.py --none-watched [--jobs 10] [--seconds 60]
+
+--none-watched: nothing is watched; the job list alone (its refresh and the glances at every running job's
+newest log lines) — requests/s, and how many rows show progress and loss.
 
 The simulator runs in its own process (so the app's CPU is the app's), all jobs train at once
 (one_training_at_a_time off) on long epochs. The app runs headless in this process and watches every job.
@@ -125,6 +129,26 @@ async def watch(base: str, ids: list[str], seconds: float, work: Path, count_req
     return result
 
 
+async def job_list_only(base: str, ids: list[str], seconds: float, work: Path, count_requests) -> dict:
+    from bailian_tui.core import config
+    from bailian_tui.tui.app import BailianApp
+
+    settings = config.load(env={"XDG_CONFIG_HOME": "/nonexistent", "BAILIAN_TUI_STATE_DIR": str(work),
+                                "DASHSCOPE_BASE_URL": base, "DASHSCOPE_API_KEY": KEY})
+    app = BailianApp(settings)
+    async with app.run_test(size=(160, 40)):
+        await app.service()
+        await asyncio.sleep(5)
+        start_requests, start_cpu, start = count_requests(), cpu_seconds(), time.perf_counter()
+        await asyncio.sleep(seconds)
+        elapsed = time.perf_counter() - start
+        table = app.screen.query_one("#jobs")
+        filled = sum(1 for job_id in ids if str(table.get_row(job_id)[4]).strip())
+        return {"requests_per_second": (count_requests() - start_requests) / elapsed,
+                "cpu_percent": (cpu_seconds() - start_cpu) / elapsed * 100, "rows_with_loss": filled,
+                "budget": app.scheduler.rate, "glance_interval": app.scheduler.glance_interval()}
+
+
 def cli_streams(base: str, ids: list[str], seconds: float, count_requests) -> dict:
     exe = Path(sys.executable).with_name("dashscope")
     env = {**os.environ, "DASHSCOPE_HTTP_BASE_URL": base, "DASHSCOPE_API_KEY": KEY}
@@ -150,6 +174,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--none-watched", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bt-watch-"))
     port = free_port()
@@ -166,6 +191,15 @@ def main() -> None:
 
     try:
         ids = asyncio.run(setup_jobs(base, args.jobs, work))
+        if args.none_watched:
+            listed = asyncio.run(job_list_only(base, ids, args.seconds, work, count_requests))
+            print(f"# {os.cpu_count()} cores · Python {sys.version.split()[0]} · {time.strftime('%Y-%m-%d')}")
+            print(f"job list open, {args.jobs} running jobs, none watched, {args.seconds:.0f} s:")
+            print(f"  requests/s to the server: {listed['requests_per_second']:.2f} (budget {listed['budget']:.1f}); "
+                  f"each job glanced every {listed['glance_interval']:.0f} s")
+            print(f"  rows showing a loss: {listed['rows_with_loss']} of {args.jobs}; "
+                  f"CPU {listed['cpu_percent']:.1f}% of one core")
+            return
         ours = asyncio.run(watch(base, ids, args.seconds, work, count_requests))
         theirs = cli_streams(base, ids[5:], min(args.seconds, 30), count_requests)
     finally:

@@ -44,6 +44,7 @@ class Fleet:
     def __init__(self, settings, *, store_path: Path | None = None,
                  on_update: Callable[[Update], None] | None = None,
                  on_throttle: Callable[[str, float], None] | None = None,
+                 on_glance: Callable[[Any], None] | None = None,
                  clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None,
                  only: str | None = None, provider_kwargs: dict | None = None, qualify: bool = False) -> None:
@@ -67,6 +68,8 @@ class Fleet:
                 extra["clock"] = clock
             if sleep is not None:
                 extra["sleep"] = sleep
+            if on_glance is not None:
+                extra["on_glance"] = on_glance
             scheduler = Scheduler(view, requests_per_second=rate, on_update=on_update or (lambda u: None),
                                   on_throttle=(lambda seconds, name=profile.name: on_throttle(name, seconds))
                                   if on_throttle else None, **extra)
@@ -412,6 +415,21 @@ class FleetScheduler:
     def requests(self) -> int:
         return sum(m.scheduler.requests for m in self.fleet.members.values())
 
+    @property
+    def glances(self) -> dict:
+        merged: dict = {}
+        for member in self.fleet.members.values():
+            merged.update(member.scheduler.glances)
+        return merged
+
+    def glance(self, keys) -> None:
+        """Running jobs nobody watches, each glanced at by its own provider's scheduler (its own budget)."""
+        by_member: dict[str, list[str]] = {name: [] for name in self.fleet.members}
+        for key in keys:
+            by_member[self.routing.member_for_id(key).profile.name].append(key)
+        for name, member_keys in by_member.items():
+            self.fleet.members[name].scheduler.glance(member_keys)
+
     def _scheduler(self, key: str) -> Scheduler:
         return self.routing.member_for_id(key).scheduler
 
@@ -517,9 +535,10 @@ class FleetService(Service):
         return rows
 
 
-def for_app(settings, *, on_update=None, on_throttle=None) -> tuple[Fleet, FleetService, FleetScheduler]:
+def for_app(settings, *, on_update=None, on_throttle=None,
+            on_glance=None) -> tuple[Fleet, FleetService, FleetScheduler]:
     """What the app runs on: every profile, ids qualified for all but the default, one service and scheduler
     facade for the screens, the watch lists of every profile restored."""
-    fleet = Fleet(settings, on_update=on_update, on_throttle=on_throttle, qualify=True)
+    fleet = Fleet(settings, on_update=on_update, on_throttle=on_throttle, on_glance=on_glance, qualify=True)
     routing = RoutingProvider(fleet, fleet.views)
     return fleet, FleetService(fleet, routing), FleetScheduler(fleet, routing)

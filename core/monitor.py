@@ -26,6 +26,10 @@ BULK_INTERVAL = 3.0
 BULK_PAGES = 5
 KEEP_LINES = 5000  # per job, for the tail shown on screen; metrics keep everything they parse
 KEEP_CHARS = 2_000_000  # and at most this much text (a line is cut at safetext.LINE_CAP characters)
+GLANCE_LINES = 200  # a glance reads at most this many of the newest log lines, in one request
+GLANCE_INTERVAL = 10.0  # seconds between two glances at one job, at the least
+GLANCE_SHARE = 0.5  # glances never take more than this share of the request budget
+GLANCE_POINTS = 20  # loss points a glance keeps (the job list shows the latest)
 
 
 @dataclass
@@ -87,6 +91,43 @@ class Watched:
 
 
 @dataclass
+class Glance:
+    """A running job nobody watches: its latest progress and loss for the job list, one request at a time.
+
+    Unlike a watched job's tail it never reads the whole log: each glance asks for the lines after the last
+    one seen, and when more than GLANCE_LINES arrived in between it skips to the newest GLANCE_LINES.
+    """
+
+    job_id: str
+    offset: int = 0
+    metrics: Metrics = field(default_factory=Metrics)
+    due: float = 0.0
+    active: bool = True
+    last: bool = False  # the job ended: one more look, then no more
+    error: str | None = None
+    glances: int = 0
+
+    async def look(self, platform) -> bool:
+        """One request; whether the newest lines have been read (False: a job with a long log, first look)."""
+        page = await platform.job_logs(self.job_id, self.offset, GLANCE_LINES)
+        self.glances += 1
+        lines = page.lines
+        if page.total is not None and len(lines) > page.total - self.offset >= 0:  # a 1-based server
+            lines = lines[len(lines) - (page.total - self.offset):] if page.total > self.offset else []
+        for line in lines:
+            self.metrics.feed(line)
+        del self.metrics.loss[:-GLANCE_POINTS]
+        del self.metrics.eval_loss[:-GLANCE_POINTS]
+        del self.metrics.eval_accuracy[:-GLANCE_POINTS]
+        del self.metrics.errors[:-GLANCE_POINTS]
+        self.offset += len(lines)
+        if page.total is not None and page.total - self.offset > GLANCE_LINES:
+            self.offset = page.total - GLANCE_LINES  # far behind: the newest lines are what the list shows
+        self.error = None
+        return page.total is None or self.offset >= page.total
+
+
+@dataclass
 class Update:
     """Published after each poll: what changed for one job."""
 
@@ -100,12 +141,15 @@ class Scheduler:
     def __init__(self, platform, *, requests_per_second: float = 2.0,
                  clock: Callable[[], float] = time.monotonic, on_update: Callable[[Update], None] | None = None,
                  on_throttle: Callable[[float], None] | None = None,
+                 on_glance: Callable[[Glance], None] | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.platform = platform
         self.rate = max(requests_per_second, 0.01)
         self.clock = clock
         self.on_update = on_update or (lambda update: None)
         self.on_throttle = on_throttle or (lambda seconds: None)
+        self.on_glance = on_glance or (lambda glance: None)
+        self.glances: dict[str, Glance] = {}
         self._sleep = sleep
         self.jobs: dict[str, Watched] = {}
         self.next_request_at = 0.0
@@ -125,6 +169,30 @@ class Scheduler:
 
     def unwatch(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
+
+    def glance(self, job_ids) -> None:
+        """The running jobs nobody watches (the job list's latest view): glance at each within the budget.
+
+        Jobs no longer in ``job_ids`` keep what was last seen but are not asked about again; watched jobs are
+        skipped (their full tail already says more).
+        """
+        wanted = set(job_ids) - set(self.jobs)
+        for job_id, glance in self.glances.items():
+            if job_id in wanted:
+                glance.active, glance.last = True, False
+            elif glance.active and not glance.last and job_id not in self.jobs:
+                glance.last, glance.due = True, self.clock()  # it ended: one last look shows how far it got
+            elif job_id in self.jobs:
+                glance.active = False
+        for job_id in wanted:
+            if job_id not in self.glances:
+                self.glances[job_id] = Glance(job_id, due=self.clock())
+                self._wake.set()
+
+    def glance_interval(self) -> float:
+        """Seconds between two glances at one job: GLANCE_INTERVAL, longer when many jobs share the budget."""
+        active = sum(1 for g in self.glances.values() if g.active and g.job_id not in self.jobs)
+        return max(GLANCE_INTERVAL, active / (self.rate * GLANCE_SHARE))
 
     def poll_soon(self, job_id: str) -> None:
         """After a cancel, say: look again now rather than at the next interval."""
@@ -158,18 +226,47 @@ class Scheduler:
         if now < self.next_request_at:
             return self.next_request_at - now
         active = [w for w in self.jobs.values() if w.due != float("inf")]
-        if not active:
+        glances = [g for g in self.glances.values() if g.active and g.job_id not in self.jobs]
+        if not active and not glances:
             return 3600.0
         bulk = len(active) >= BULK_FROM
         if bulk and now >= self.bulk_due:
             await self._guarded(None, self._bulk(active))
             self.bulk_due = self.clock() + BULK_INTERVAL
             return 0.0
-        watched = min(active, key=lambda w: w.due)
-        if watched.due > now:
-            return min(watched.due, self.bulk_due) - now if bulk else watched.due - now
-        await self._guarded(watched, self._poll(watched, status=not bulk or watched.job is None))
-        return 0.0
+        wait = 3600.0
+        if active:
+            watched = min(active, key=lambda w: w.due)
+            if watched.due <= now:
+                await self._guarded(watched, self._poll(watched, status=not bulk or watched.job is None))
+                return 0.0
+            wait = min(watched.due, self.bulk_due) - now if bulk else watched.due - now
+        if glances:  # watched jobs come first; a glance only takes budget nobody watching needs now
+            glance = min(glances, key=lambda g: g.due)
+            if glance.due <= now:
+                await self._glance(glance)
+                return 0.0
+            wait = min(wait, glance.due - now)
+        return wait
+
+    async def _glance(self, glance: Glance) -> None:
+        caught_up = True
+        try:
+            await self._pace()
+            caught_up = await glance.look(self.platform)
+        except PlatformError as err:
+            glance.error = err.human()
+            if err.status == 429:
+                self.backoff = min(max(self.backoff * 2, 2.0), 60.0)
+                self.paused_until = self.clock() + self.backoff
+                self.on_throttle(self.backoff)
+            elif err.status in (400, 404):
+                glance.active = False  # gone: the next job list says so
+        # A long log's first look read its head (total steps); the newest lines come at the next free slot.
+        glance.due = self.clock() + (0.0 if not caught_up else self.glance_interval())
+        if glance.last and caught_up:
+            glance.active = False
+        self.on_glance(glance)
 
     async def _guarded(self, watched: Watched | None, work) -> None:
         try:

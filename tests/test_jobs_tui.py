@@ -114,3 +114,21 @@ async def test_a_refresh_updates_rows_in_place_and_keeps_the_cursor_on_its_job(m
         await pilot.press("r")
         await wait_for(lambda: app.screen.query_one("#jobs", DataTable).row_count == 28, pilot)
         assert str(table.get_row_at(table.cursor_row)[1]) == job_id
+
+async def test_the_job_list_shows_progress_and_loss_of_running_jobs_nobody_watches(manual_demo):
+    app, server, clock = manual_demo
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.screen.query_one("#jobs", DataTable)
+        await wait_for(lambda: table.row_count == 7, pilot)
+        assert not app.scheduler.jobs  # nothing is watched
+        running = [server.state.jobs[str(table.get_row_at(i)[1])].job_id for i in range(table.row_count)
+                   if status_at(table, i) == "RUNNING"]
+        assert running
+        progress, loss = COLUMNS.index("progress"), COLUMNS.index("loss")
+        for job_id in running:
+            await wait_for(lambda: str(table.get_row(job_id)[loss]).strip() != "", pilot)
+            step = str(table.get_row(job_id)[progress])
+            assert "/" in step and step.split("/")[0].isdigit()
+            newest = [line for line in server.state.visible_log(server.state.jobs[job_id]) if "'loss'" in line][-1]
+            assert f"{float(newest.split(chr(39) + 'loss' + chr(39) + ': ')[1].split(',')[0]):.4f}" == \
+                str(table.get_row(job_id)[loss])

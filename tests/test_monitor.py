@@ -159,3 +159,61 @@ async def test_a_watched_jobs_404_marks_that_job_not_the_connection(platform, si
     watched = scheduler.jobs["ft-does-not-exist"]
     assert watched.error_kind == "job" and watched.error.startswith("gone or no access")
     assert updates and updates[-1].watched is watched
+
+
+async def test_running_jobs_nobody_watches_are_glanced_within_the_budget(platform, clock, tmp_path, sim):
+    sim.state.config.one_training_at_a_time = False
+    sim.state.config.pending_seconds = 0
+    sim.state.config.epoch_seconds = 600.0
+    jobs = [await make_job(platform, tmp_path, name=str(i)) for i in range(10)]
+    clock.advance(120)
+    fake, glanced = FakeClock(clock), []
+    scheduler = Scheduler(platform, requests_per_second=2.0, clock=fake, sleep=fake.sleep, on_glance=glanced.append)
+    scheduler.glance(job.job_id for job in jobs)
+    before = sim.state.requests
+    await run_for(scheduler, fake, clock, 60)
+    sent = sim.state.requests - before
+    assert sent == scheduler.requests
+    assert sent <= 2.0 * 60 * 0.5 + 10 + 1  # at most half the budget (plus one catch-up look per long log)
+    for job in jobs:
+        glance = scheduler.glances[job.job_id]
+        assert glance.glances >= 5  # each job at least every GLANCE_INTERVAL
+        assert glance.metrics.step is not None and glance.metrics.latest_loss is not None
+        assert glance.metrics.total_steps
+    full = Metrics()
+    for line in (await platform.job_logs(jobs[0].job_id, 0, 1000)).lines:
+        full.feed(line)
+    assert scheduler.glances[jobs[0].job_id].metrics.step <= full.step
+    # A watched job is not glanced at (its tail says more); an ended one gets one last look, then no more.
+    scheduler.watch(jobs[0].job_id)
+    await platform.cancel_job(jobs[1].job_id)
+    scheduler.glance(job.job_id for job in jobs[2:])
+    await run_for(scheduler, fake, clock, 30)
+    assert not scheduler.glances[jobs[0].job_id].active
+    assert not scheduler.glances[jobs[1].job_id].active
+    idle = scheduler.glances[jobs[1].job_id].glances
+    await run_for(scheduler, fake, clock, 30)
+    assert scheduler.glances[jobs[1].job_id].glances == idle
+
+
+async def test_a_glance_at_a_long_log_reads_its_newest_lines_only(platform, clock, tmp_path, sim):
+    sim.state.config.pending_seconds = 0
+    sim.state.config.epoch_seconds = 1.0
+    job = await make_job(platform, tmp_path, n_epochs=100)
+    clock.advance(60)
+    total = (await platform.job_logs(job.job_id, 0, 1)).total
+    assert total > 2 * 200, total
+    fake = FakeClock(clock)
+    scheduler = Scheduler(platform, requests_per_second=1000.0, clock=fake, sleep=fake.sleep)
+    scheduler.glance([job.job_id])
+    before = sim.state.requests
+    for _ in range(10):  # the fake clock only moves when told: step it over the budget's spacing
+        fake.now += max(await scheduler.tick(), 0.0)
+        if scheduler.requests == 2:
+            break
+    glance = scheduler.glances[job.job_id]
+    assert sim.state.requests - before == 2 and glance.offset >= total  # the head, then the newest lines
+    full = Metrics()
+    for line in (await platform.job_logs(job.job_id, max(total - 1000, 0), 1000)).lines:
+        full.feed(line)
+    assert (glance.metrics.step, glance.metrics.latest_loss) == (full.step, full.latest_loss)

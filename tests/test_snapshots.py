@@ -91,14 +91,25 @@ def rows(selector: str, n: int):
     return lambda app: app.screen.query(selector) and app.screen.query_one(selector).row_count >= n
 
 
+def listed(app) -> bool:
+    """The job list is in, and every running job has been glanced at up to its newest lines."""
+    import time
+
+    if not rows("#jobs", 7)(app) or app.scheduler is None:
+        return False
+    running = sum(1 for row in app.screen.rows if row.job.status.value == "RUNNING")
+    glances = [g for g in app.scheduler.glances.values() if g.active]
+    return len(glances) == running and all(g.glances and g.due > time.monotonic() for g in glances)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_jobs(snap_compare, pinned_demo, size):
-    assert snap_compare(pinned_demo(), terminal_size=size, run_before=until(rows("#jobs", 7)))
+    assert snap_compare(pinned_demo(), terminal_size=size, run_before=until(listed))
 
 
 @pytest.mark.parametrize("colours", COLOURS)
 def test_jobs_colours(snap_compare, pinned_demo, colours):
-    assert snap_compare(pinned_demo(colours=colours), terminal_size=(100, 24), run_before=until(rows("#jobs", 7)))
+    assert snap_compare(pinned_demo(colours=colours), terminal_size=(100, 24), run_before=until(listed))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -124,7 +135,7 @@ def test_datasets_with_a_file_open(snap_compare, pinned_demo, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_placeholders_and_help(snap_compare, pinned_demo, size):
     async def go(pilot):
-        await until(rows("#jobs", 7))(pilot)
+        await until(listed)(pilot)
         await pilot.press("question_mark")
         await settle(pilot)
 

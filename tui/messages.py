@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from bailian_tui.core.monitor import Update
+from bailian_tui.core.monitor import Glance, Update
 
 
 class JobPolled(Message):
@@ -13,3 +13,11 @@ class JobPolled(Message):
     def __init__(self, update: Update) -> None:
         super().__init__()
         self.update = update
+
+
+class JobGlanced(Message):
+    """The scheduler glanced at a running job nobody watches (its latest progress and loss)."""
+
+    def __init__(self, glance: Glance) -> None:
+        super().__init__()
+        self.glance = glance

@@ -41,6 +41,13 @@ class BaseScreen(Screen):
 
     def on_mount(self) -> None:
         self.app.sub_title = self.TITLE_TEXT
+        # Textual's switch_mode restyles the whole app (refresh_css: a stylesheet re-parse and a restyle of
+        # every widget, 0.2–0.3 s on the new-job form) whenever a screen's CSS counter lags the app's. A screen
+        # first shown through a mode never catches up — it is not mounted yet when switch_mode sets the
+        # counter — so every return to it paid that. Its styles were applied as it mounted: mark it current.
+        # (Private to Textual 8; a later version without the counter simply skips this.)
+        if hasattr(self, "_css_update_count") and hasattr(self.app, "_css_update_count"):
+            self._css_update_count = self.app._css_update_count
         first_painted = getattr(self.app, "first_screen_painted", None)
         if first_painted is not None:
             self.call_after_refresh(first_painted)

@@ -19,7 +19,7 @@ from bailian_tui.core.data.index import RecordSource
 from bailian_tui.core.data.preview import Preview, detect, preview
 from rich.text import Text
 
-from bailian_tui.tui.format import local_name, local_text, size_text
+from bailian_tui.tui.format import escape, local_name, local_text, size_text
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.prompt import PromptScreen
 from bailian_tui.tui.widgets.conversation import ConversationView, RawView
@@ -57,6 +57,7 @@ class DatasetsScreen(BaseScreen):
         self.detected: converters.Converter | None = None
         self.template = "zh"
         self.last_search = ""
+        self._pending_preview: int | None = None
         self.last_output: Path | None = None
 
     # -- layout ----------------------------------------------------------------------------------------
@@ -214,7 +215,17 @@ class DatasetsScreen(BaseScreen):
 
     @on(RecordList.Highlighted)
     def _highlighted(self, message: RecordList.Highlighted) -> None:
-        self._show(message.index)
+        # The list's cursor is painted first; the preview follows after that frame, and a key held down
+        # previews only the record it stops on, never every record it passed.
+        first = self._pending_preview is None
+        self._pending_preview = message.index
+        if first:
+            self.call_after_refresh(self._show_pending)
+
+    def _show_pending(self) -> None:
+        index, self._pending_preview = self._pending_preview, None
+        if index is not None:
+            self._show(index)
 
     def _refresh_preview(self) -> None:
         current = self.query_one("#records", RecordList).current
@@ -245,11 +256,17 @@ class DatasetsScreen(BaseScreen):
             return
 
         def go(answer: str | None) -> None:
-            if answer and answer.strip().isdigit():
-                number = int(answer.strip())
-                if not self.query_one("#records", RecordList).select_index(number - 1):
-                    self.notify(f"there is no record {number} (yet: {len(self.source):,} indexed)",
-                                severity="warning")
+            text = (answer or "").strip().replace(",", "").replace("_", "")
+            if not text:
+                return
+            if not text.isdigit() or int(text) < 1:
+                self.notify(f"'{answer.strip()}' is not a record number: type a whole number from 1 to "
+                            f"{len(self.source):,} (Home and End go to the first and the last)", severity="warning")
+                return
+            number = int(text)
+            if not self.query_one("#records", RecordList).select_index(number - 1):
+                self.notify(f"there is no record {number:,} (yet: {len(self.source):,} indexed)",
+                            severity="warning")
 
         self.app.push_screen(PromptScreen(f"Go to record (1–{len(self.source):,})"), go)
 
@@ -266,14 +283,33 @@ class DatasetsScreen(BaseScreen):
 
     def action_search_next(self) -> None:
         records = self.query_one("#records", RecordList)
-        if self.source is None or not self.last_search:
+        if self.source is None:
             return
-        start = (records.current or 0) + 1
-        hit = self.source.find(self.last_search, start)
+        if not self.last_search:
+            self.notify("/ finds text first", severity="warning")
+            return
+        current = records.current
+        self._info(f"finding '{escape(self.last_search)}'…")
+        self._find(self.source, self.last_search, current)
+
+    @work(thread=True, exclusive=True, group="find", exit_on_error=False)
+    def _find(self, source: RecordSource, needle: str, current: int | None) -> None:
+        # Off the event loop: in a 400 MB file a search reads up to the whole file.
+        total = len(source)
+        start = current + 1 if current is not None and current + 1 < total else 0
+        hit = source.find(needle, start)
+        self.app.call_from_thread(self._found, source, needle, current, hit)
+
+    def _found(self, source: RecordSource, needle: str, current: int | None, hit: int | None) -> None:
+        if source is not self.source:
+            return
+        self._info()
         if hit is None:
-            self.notify(f"'{local_text(self.last_search)}' not found", severity="warning", markup=False)
-        else:
-            records.select_index(hit)
+            self.notify(f"'{local_text(needle)}' not found", severity="warning", markup=False)
+            return
+        if current is not None and hit <= current:  # past the last match: say so, or it looks like a new one
+            self.notify(f"search wrapped to the top: '{local_text(needle)}' in record {hit + 1:,}", markup=False)
+        self.query_one("#records", RecordList).select_index(hit)
 
     # -- whole-file work -------------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ from textual.widgets import DataTable, Input
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.records import JobStatus
 from bailian_tui.tui import format as fmt
-from bailian_tui.tui.messages import JobPolled
+from bailian_tui.tui.messages import JobGlanced, JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
@@ -22,6 +23,17 @@ SORTS = ("created", "status", "model")
 # Status, progress and loss sit right after the id so that a narrow terminal keeps them in view; a new
 # column (a provider, say) goes after them.
 COLUMNS = ("", "job id", "status", "progress", "loss", "model", "type", "created", "elapsed", "dataset")
+
+
+def progress_cells(job, metrics) -> tuple[str, str]:
+    """The progress and loss cells of one job from what its log said (a watched tail or a glance)."""
+    if metrics is None:
+        return "", ""
+    if metrics.step is not None and not job.status.finished:
+        shown = f"{metrics.step}/{metrics.total_steps or '?'}"
+    else:
+        shown = f"{metrics.progress:.0%}" if metrics.progress is not None else ""
+    return shown, f"{metrics.latest_loss:.4f}" if metrics.latest_loss is not None else ""
 
 
 def elapsed(job) -> str:
@@ -96,6 +108,8 @@ class JobsScreen(BaseScreen):
                 self.notify(err.human(), title="jobs", severity="error", timeout=30)
             # otherwise the connection line says so; the next round tries again
         else:
+            if self.app.scheduler is not None:  # running jobs nobody watches: latest progress and loss too
+                self.app.scheduler.glance(r.job.job_id for r in rows if r.job.status is JobStatus.RUNNING)
             self.post_message(self.JobsRefreshed(rows))
         finally:
             if self._timer is not None:  # exactly one pending refresh, however often we are asked
@@ -117,6 +131,22 @@ class JobsScreen(BaseScreen):
         else:
             self._stale = True  # keep polling, skip rendering what nobody sees; catch up on resume
 
+    @on(JobGlanced)
+    def _glanced(self, message: JobGlanced) -> None:
+        """One job's cells, not the whole table: glances arrive up to once a second."""
+        if not self.on_top:
+            self._stale = True
+            return
+        glance = message.glance
+        table = self.query_one("#jobs", DataTable)
+        row = next((r for r in self.rows if r.job.job_id == glance.job_id), None)
+        if row is None or glance.job_id not in table.rows:
+            return
+        progress, loss = progress_cells(row.job, glance.metrics)
+        for label, value in (("progress", progress), ("loss", loss)):
+            column = next(k for k, c in table.columns.items() if str(c.label) == label)
+            table.update_cell(glance.job_id, column, value, update_width=True)
+
     def _render_rows(self) -> None:
         table = self.query_one("#jobs", DataTable)
         key = selected_key(table)
@@ -137,13 +167,12 @@ class JobsScreen(BaseScreen):
             live = watched.get(job.job_id)
             if live is not None and live.job is not None:
                 job = live.job
-            metrics = live.tail.metrics if live is not None else None
-            progress = metrics.progress if metrics else None
-            if metrics and metrics.step is not None and not job.status.finished:
-                shown = f"{metrics.step}/{metrics.total_steps or '?'}"
+            if live is not None:
+                metrics = live.tail.metrics
             else:
-                shown = f"{progress:.0%}" if progress is not None else ""
-            loss = f"{metrics.latest_loss:.4f}" if metrics and metrics.latest_loss is not None else ""
+                glance = scheduler.glances.get(job.job_id) if scheduler else None
+                metrics = glance.metrics if glance is not None else None
+            shown, loss = progress_cells(job, metrics)
             row_cells = [Text("●", style="cyan") if live is not None else "", job.job_id,
                          fmt.status_badge(job.status.value), shown, loss, job.model, job.training_type,
                          fmt.ago(job.created_at), elapsed(job),

@@ -14,6 +14,7 @@ from bailian_tui.core.monitor import LogTail
 from bailian_tui.tui.format import escape
 from bailian_tui.tui.messages import JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.screens.confirm import ConfirmScreen
 from bailian_tui.tui.screens.prompt import PromptScreen
 
 
@@ -28,6 +29,7 @@ class LogScreen(BaseScreen):
         self.needle = ""
         self.match_line = -1
         self.shown = 0
+        self.saved_to: Path | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(f"[b]{escape(self.job_id)}[/] · follow on", id="log-info")
@@ -97,28 +99,62 @@ class LogScreen(BaseScreen):
     def action_search_next(self) -> None:
         log = self.query_one("#log", Log)
         lines = log.lines
+        if not self.needle:
+            self.notify("/ finds text first", severity="warning")
+            return
+        needle = self.needle.lower()
         for offset in range(1, len(lines) + 1):
-            index = (self.match_line + offset) % len(lines) if lines else 0
-            if self.needle and self.needle.lower() in lines[index].lower():
+            index = (self.match_line + offset) % len(lines)
+            if needle in lines[index].lower():
+                wrapped = self.match_line >= 0 and index <= self.match_line
                 self.match_line = index
                 self.follow = False
                 log.auto_scroll = False
                 log.scroll_to(y=max(index - 2, 0), animate=False)
-                self.query_one("#log-info", Static).update(
-                    f"[b]{escape(self.job_id)}[/] · match at line {index + 1}")
+                where = f"match at line {index + 1:,}"
+                if wrapped:  # past the last match: say so, or it looks like a new one
+                    where += " · search wrapped to the top"
+                    self.notify(f"search wrapped to the top: '{self.needle}' at line {index + 1:,}")
+                self.query_one("#log-info", Static).update(f"[b]{escape(self.job_id)}[/] · {escape(where)}")
                 return
         self.notify(f"'{self.needle}' not found", severity="warning")
 
-    def action_save(self) -> None:
-        def save(answer: str | None) -> None:
-            if not answer:
-                return
-            path = Path(answer).expanduser()
-            try:
-                path.write_text("\n".join(self.query_one("#log", Log).lines) + "\n", encoding="utf-8")
-            except OSError as exc:
-                self.notify(f"{path}: {exc.strerror}", severity="error")
-                return
-            self.notify(f"saved {self.shown:,} lines to {path}")
+    def save_folder(self) -> Path:
+        """Where logs go unless a path says otherwise: the state folder's logs/, never the current directory."""
+        return self.app.settings.state_dir / "logs"
 
-        self.app.push_screen(PromptScreen("Save the log to", f"{self.job_id}.log"), save)
+    def action_save(self) -> None:
+        folder = self.save_folder()
+
+        def chosen(answer: str | None) -> None:
+            if not answer or not answer.strip():
+                return
+            path = Path(answer.strip()).expanduser()
+            if not path.is_absolute():
+                path = folder / path  # a bare name lands next to the other saved logs
+            if path.is_dir():
+                path = path / f"{self.job_id}.log"
+            if path.exists():
+                self.app.push_screen(ConfirmScreen(f"{escape(str(path))} exists. Replace it?", "Replace"),
+                                     lambda yes: self._write(path) if yes else
+                                     self.notify("not saved: the file is unchanged", severity="warning"))
+            else:
+                self._write(path)
+
+        default = folder / f"{self.job_id}.log"
+        self.app.push_screen(PromptScreen("Save the log to (a bare name goes into " + str(folder) + ")",
+                                          str(default)), chosen)
+
+    def _write(self, path: Path) -> None:
+        lines = list(self.query_one("#log", Log).lines)
+        temporary = path.with_name(f".{path.name}.part")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            temporary.replace(path)  # all or nothing: never half a file under the name
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            self.notify(f"not saved: {path}: {exc.strerror or exc}", severity="error", timeout=15)
+            return
+        self.saved_to = path
+        self.notify(f"saved {len(lines):,} lines to {path}", timeout=15)

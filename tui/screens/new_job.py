@@ -167,8 +167,9 @@ class NewJobScreen(BaseScreen):
                                                           "cpt"].index)
         select = self.query_one("#job-type", Select)
         current = select.value
-        select.set_options([(t, t) for t in types])
-        select.value = current if current in types else types[0]
+        with self.prevent(Select.Changed):  # the fields are built right below, once
+            select.set_options([(t, t) for t in types])
+            select.value = current if current in types else types[0]
         self._build_params()
 
     @on(Select.Changed, "#job-model")
@@ -215,6 +216,19 @@ class NewJobScreen(BaseScreen):
         defaults = defaults_for(training_type, model)
         recommended = jobform.recommended(training_type, model, self.samples, {}, self._has_validation())
         kept, reset = [], []
+        with self.prevent(Input.Changed):  # one check at the end, not one per field filled in
+            self._fill_params(training_type, model, remembered, defaults, recommended, kept, reset)
+        if kept or reset:
+            parts = [f"kept {', '.join(kept)}"] if kept else []
+            parts += [f"reset {', '.join(reset)}"] if reset else []
+            note = f"{model} / {training_type}: " + "; ".join(parts)
+            self.query_one("#job-help", Static).update(Text(note, style="yellow" if reset else ""))
+            if reset:
+                self.notify(note, severity="warning")
+        self._check()
+
+    def _fill_params(self, training_type: str, model: str, remembered: dict, defaults: dict, recommended: dict,
+                     kept: list, reset: list) -> None:
         for param in PARAMS:
             row = self.query_one(f"#row-{param.name}", Horizontal)
             applies = param.applies_to(training_type, model)
@@ -238,14 +252,6 @@ class NewJobScreen(BaseScreen):
             row.query_one(".hp-note", Static).update(Text.assemble(
                 ("default ", "dim"), (f"{defaults[param.name]}", "bold"), (" · recommended ", "dim"),
                 (str(recommended.get(param.name, param.recommended)), "bold green")))
-        if kept or reset:
-            parts = [f"kept {', '.join(kept)}"] if kept else []
-            parts += [f"reset {', '.join(reset)}"] if reset else []
-            note = f"{model} / {training_type}: " + "; ".join(parts)
-            self.query_one("#job-help", Static).update(Text(note, style="yellow" if reset else ""))
-            if reset:
-                self.notify(note, severity="warning")
-        self._check()
 
     @staticmethod
     def _problem_with(name: str, value: str, model: str, training_type: str) -> str:

@@ -32,17 +32,18 @@ class ConversationView(VerticalScroll):
     """ChatML as a conversation: one block per message, its tokens, and every finding of the record."""
 
     def show(self, preview: Preview) -> None:
-        self.remove_children()
-        blocks: list[Static] = []
+        # (content, classes, border title) per block; the blocks are reused from one record to the next — a
+        # mount per block made every Down in the record list cost a style and layout pass per message.
+        blocks: list[tuple[object, str, str | None]] = []
         verdict = "[b green]ok[/]" if preview.ok else "[b red]will not train[/]"
         length_style = "b red" if preview.too_long else "green"
         counted = f"[{length_style}]{preview.total_tokens} tokens[/]" if preview.counted else "counting tokens…"
-        blocks.append(Static(f"line {preview.line} · {verdict} · {counted} / max_length {preview.max_length}",
-                             classes="preview-head"))
+        blocks.append((f"line {preview.line} · {verdict} · {counted} / max_length {preview.max_length}",
+                       "preview-head", None))
         for finding in preview.findings:
             hint = f" — {finding.hint}" if finding.hint else ""
-            blocks.append(Static(Text.assemble((f"{finding.severity}: ", SEVERITY_STYLE[finding.severity]),
-                                               finding.message, (hint, "dim")), classes="finding"))
+            blocks.append((Text.assemble((f"{finding.severity}: ", SEVERITY_STYLE[finding.severity]),
+                                         finding.message, (hint, "dim")), "finding", None))
         if preview.converted is not None:
             messages = list(preview.converted.get("messages") or [])
             for key in ("chosen", "rejected"):
@@ -57,8 +58,23 @@ class ConversationView(VerticalScroll):
                 if isinstance(content, list):
                     content = "\n".join(p.get("text") or f"[image] {p.get('image')}" for p in content
                                         if isinstance(p, dict))
-                block = Static(Text(str(content)), classes=f"message role-{role.split(' ')[0]}")
-                block.border_title = head
-                blocks.append(block)
-        self.mount_all(blocks)
+                blocks.append((Text(str(content)), f"message role-{role.split(' ')[0]}", head))
+        existing = list(self.query_children(Static))
+        new: list[Static] = []
+        for i, (content, classes, title) in enumerate(blocks):
+            if i < len(existing):
+                block = existing[i]
+                block.update(content)
+                block.set_classes(classes)
+                block.display = True
+            else:
+                block = Static(content, classes=classes)
+                new.append(block)
+            block.border_title = title
+        for block in existing[len(blocks):]:
+            block.update("")  # nothing stale left behind, even hidden
+            block.border_title = None
+            block.display = False
+        if new:
+            self.mount_all(new)
         self.scroll_home(animate=False)
