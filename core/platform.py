@@ -593,7 +593,7 @@ def _json_body(response: Any) -> tuple[dict, str | None]:
 
 def _retry_after(headers: Any) -> float | None:
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
+        value = headers.get(name) if headers is not None else None
         if value is not None:
             try:
                 return float(value) * scale

@@ -20,15 +20,14 @@ and validation-loss charts through one parser.
 from __future__ import annotations
 
 import asyncio
-import io
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from bailian_tui.core.errors import PlatformError
-from bailian_tui.core.platform import CallStats, JobRequest, Platform, RetryPolicy, new_job_name
+from bailian_tui.core.platform import (CallStats, JobRequest, Platform, RetryPolicy, _ProgressReader, _retry_after,
+                                        new_job_name)
 from bailian_tui.core.records import _clean_tree
 from bailian_tui.core.safetext import clean
 from bailian_tui.core.providers.base import (Capabilities, ProgressCallback, ProviderBase, ProviderError,
@@ -474,39 +473,6 @@ def _page(items: list, page_no: int, page_size: int, has_more: bool) -> Page:
     # Cursor paging has no total: report one that makes Page.has_more say what the server said.
     total = page_no * page_size + 1 if has_more else (page_no - 1) * page_size + len(items)
     return Page(items=items, total=total, page_no=page_no, page_size=page_size)
-
-
-def _retry_after(headers: Any) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name) if headers is not None else None
-        if value is not None:
-            try:
-                return float(value) * scale
-            except ValueError:
-                continue
-    return None
-
-
-class _ProgressReader(io.RawIOBase):
-    def __init__(self, raw: Any, total: int, callback: ProgressCallback | None) -> None:
-        self._raw, self._total, self._callback, self._sent = raw, total, callback, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self._sent = self._raw.seek(offset, whence)
-        return self._sent
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
-        self._sent += len(chunk)
-        if self._callback and chunk:
-            self._callback(min(self._sent, self._total), self._total)
-        return chunk
 
 
 __all__ = ["OpenAIProvider", "render_event", "new_job_name"]
