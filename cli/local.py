@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bailian_tui.cli.app import EXIT_FAILED, EXIT_OK, Context, Failed, UsageError, command, group, write_options
 from bailian_tui.cli.output import Column
+from bailian_tui.core.lifecycle import run_async
 
 EXAMPLE_PROFILE = ("add a local profile to the config file, e.g.\n"
                    "  providers:\n    - name: gpu\n      kind: local\n"
@@ -81,12 +82,12 @@ def provider(ctx: Context):
         named = f"profile {wanted!r} is not a local profile" if wanted else "no local profile in the config"
         raise UsageError(f"{named}; {EXAMPLE_PROFILE}")
     made = profiles.open_provider(local[0], settings, **({"stand_in_pace": 0.2} if ctx.args.demo else {}))
-    ctx._closers.append(lambda: asyncio.run(made.aclose()))  # closers run last-in first-out
+    ctx._closers.append(lambda: run_async(made.aclose()))  # closers run last-in first-out
     if ctx.args.demo:  # the demo's runs: a finished one and one training, stopped when the command ends
         from bailian_tui.core.providers.local import seed_demo, stop_all
         from bailian_tui.simulator.demo import datasets_root
 
-        asyncio.run(seed_demo(made, datasets_root()))
+        run_async(seed_demo(made, datasets_root()))
         ctx._closers.append(lambda: stop_all(made))
     return made
 
@@ -189,7 +190,7 @@ def _new(ctx: Context) -> int:
             ctx.out.line(f"{folder.path}\n  start it: cd {folder.path} && {p.python} train.py train")
         return EXIT_OK
     try:
-        job = asyncio.run(p.create_job(request))
+        job = run_async(p.create_job(request))
     except PlatformError as err:
         raise UsageError(err.human()) from None
     if ctx.out.json:
@@ -206,14 +207,14 @@ def _metrics(p, name: str):
     from bailian_tui.core.logparse import Metrics
 
     metrics = Metrics()
-    for line in asyncio.run(p.job_logs(name, 0, 10 ** 7)).lines:
+    for line in run_async(p.job_logs(name, 0, 10 ** 7)).lines:
         metrics.feed(line)
     return metrics
 
 
 def _list(ctx: Context) -> int:
     p = provider(ctx)
-    jobs = asyncio.run(p.all_jobs())
+    jobs = run_async(p.all_jobs())
     rows = []
     for job in jobs:
         metrics = _metrics(p, job.job_id)
@@ -235,7 +236,7 @@ def _logs(ctx: Context) -> int:
     p = provider(ctx)
     name = ctx.args.name
     try:
-        page = asyncio.run(p.job_logs(name, 0, 10 ** 7))
+        page = run_async(p.job_logs(name, 0, 10 ** 7))
     except PlatformError as err:
         raise UsageError(err.human()) from None
     lines = page.lines[-ctx.args.tail:] if ctx.args.tail else page.lines
@@ -243,8 +244,8 @@ def _logs(ctx: Context) -> int:
         ctx.out.line(line)
     offset = page.total or len(page.lines)
     while ctx.args.follow:
-        job = asyncio.run(p.get_job(name))
-        page = asyncio.run(p.job_logs(name, offset, 10 ** 7))
+        job = run_async(p.get_job(name))
+        page = run_async(p.job_logs(name, offset, 10 ** 7))
         for line in page.lines:
             ctx.out.line(line)
         offset += len(page.lines)
@@ -279,11 +280,11 @@ def _cancel(ctx: Context) -> int:
         return message
 
     try:
-        message = asyncio.run(cancel())
+        message = run_async(cancel())
     except PlatformError as err:
         raise Failed(err.human()) from None
     ctx.out.info(message)
-    job = asyncio.run(p.get_job(ctx.args.name))
+    job = run_async(p.get_job(ctx.args.name))
     ctx.out.emit(_job_row(job)) if ctx.out.json else ctx.out.line(f"{job.job_id}  {job.status.value}")
     return EXIT_OK
 
@@ -293,7 +294,7 @@ def _adopt(ctx: Context) -> int:
 
     p = provider(ctx)
     try:
-        job = asyncio.run(p.adopt_run(ctx.args.path, ctx.args.name))
+        job = run_async(p.adopt_run(ctx.args.path, ctx.args.name))
     except PlatformError as err:
         raise UsageError(err.human()) from None
     ctx.out.emit(_job_row(job)) if ctx.out.json else \
@@ -306,7 +307,7 @@ def _export(ctx: Context) -> int:
 
     p = provider(ctx)
     try:
-        job = asyncio.run(p.export_model(ctx.args.name, ctx.args.format))
+        job = run_async(p.export_model(ctx.args.name, ctx.args.format))
     except PlatformError as err:
         raise UsageError(err.human()) from None
     ctx.out.emit(_job_row(job)) if ctx.out.json else \
@@ -322,7 +323,7 @@ def _check(ctx: Context) -> int:
     if ctx.args.recipe and recipe is None:
         raise UsageError(f"unknown recipe {ctx.args.recipe!r}; known: {', '.join(RECIPES)}")
     needs = recipe.needs if recipe else ("unsloth", "trl", "torch", "transformers", "datasets")
-    report = asyncio.run(p.check_environment(recipe.name if recipe else None))
+    report = run_async(p.check_environment(recipe.name if recipe else None))
     if ctx.out.json:
         ctx.out.emit({"python": report.python, "version": report.version, "packages": report.packages,
                       "cuda": report.cuda, "cuda_version": report.cuda_version, "devices": report.devices,
