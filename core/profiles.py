@@ -265,6 +265,8 @@ def open_provider(profile: Profile, settings: Settings, **kwargs: Any):
         provider.owns_store = "store" not in kwargs
         return provider
     retry = RetryPolicy(attempts=settings.get("dashscope.read_retries"))
+    # The window an ambiguous create is looked for (docs/design.md), for every cloud profile alike.
+    retry.reconcile_window = float(settings.get("dashscope.reconcile_window"))
     if profile.kind == "dashscope":
         from bailian_tui.core.providers.dashscope import DashScopeProvider
 
