@@ -225,6 +225,9 @@ async def test_local_file_names_show_as_they_are_never_as_markup_or_escapes(tmp_
         assert str(output) in str(app.screen.query_one("#convert-summary").render())
         await pilot.press("escape")
         await pilot.press("u")
+        if app.screen.query("#choose-list"):  # several profiles: the file goes to the one picked
+            assert str(app.screen.query("Static").first().render()) == "Upload train[v2].jsonl to"
+            await pilot.press("enter")
         await wait_for(lambda: getattr(app.screen, "state", "") == "confirm", pilot)
         assert str(app.screen.query_one("#upload-title").render()) == f"Upload {output}"
         await pilot.press("y")

@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from rich.text import Text
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -19,8 +20,8 @@ class ChooseScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt"):
-            yield Static(self.question)
-            yield OptionList(*[Option(label, id=value) for label, value in self.options], id="choose-list")
+            yield Static(self.question, markup=False)  # may carry a local file name: never markup
+            yield OptionList(*[Option(Text(label), id=value) for label, value in self.options], id="choose-list")
 
     def on_mount(self) -> None:
         options = self.query_one("#choose-list", OptionList)

@@ -407,6 +407,6 @@ class DatasetsScreen(BaseScreen):
         from bailian_tui.tui.screens.choose import ChooseScreen
 
         # Several providers: the same converted file goes to whichever the user picks (once each).
-        self.app.push_screen(ChooseScreen(f"Upload {target.name} to", [(p.label, p.name) for p in every]),
+        self.app.push_screen(ChooseScreen(f"Upload {local_text(target.name)} to", [(p.label, p.name) for p in every]),
                              lambda name: self.app.push_screen(UploadScreen(target, self.max_length(), profile=name))
                              if name else None)
