@@ -466,7 +466,9 @@ async def test_a_run_gets_no_cloud_keys_and_a_cancelled_adopted_run_reads_cancel
     await until(at_hold)
     await p.adopt_run(log, "adopted")
     await p.cancel_job("adopted")
-    by_hand.wait(timeout=30)
+    # Waited off the event loop: the provider's SIGTERM escalation (when SIGINT is ignored, as it is for a
+    # run started from a background shell) is a task on this loop.
+    await asyncio.to_thread(by_hand.wait, 30)
     assert (await finished(p, "adopted")).status is JobStatus.CANCELED
 
 
