@@ -1,4 +1,4 @@
-# Copied from ../shared/tools/tmux_time.py (the project's shared tools, 2026-11-22) so that bench/ reads nothing
+# Copied from the shared tools folder beside the project (tools/tmux_time.py, 2026-11-22) so that bench/ reads nothing
 # outside the repository. Unchanged below this note.
 #!/usr/bin/env python3
 """Time what a person sees: from starting a command in a fresh tmux pane to a text appearing on screen.
