@@ -91,11 +91,11 @@ def rows(selector: str, n: int):
     return lambda app: app.screen.query(selector) and app.screen.query_one(selector).row_count >= n
 
 
-def listed(app) -> bool:
+def listed(app, count: int = 7) -> bool:
     """The job list is in, and every running job has been glanced at up to its newest lines."""
     import time
 
-    if not rows("#jobs", 7)(app) or app.scheduler is None:
+    if not rows("#jobs", count)(app) or app.scheduler is None:
         return False
     running = sum(1 for row in app.screen.rows if row.job.status.value == "RUNNING")
     glances = [g for g in app.scheduler.glances.values() if g.active]
