@@ -78,3 +78,72 @@ def test_flagged_stats_and_describe_run_the_preview_pipeline(tmp_path):
     assert flagged(source, medqa, ChatOptions(), 100) == sorted(long | {3, 7})
     stats = converted_stats(source, medqa, ChatOptions(), 8192)
     assert stats.samples == 18 and stats.roles == {"system": 18, "user": 18, "assistant": 18}
+
+
+def _awkward_jsonl(path):
+    """CRLF and LF lines, blank lines, multibyte UTF-8 everywhere, no final newline."""
+    lines = []
+    for i in range(300):
+        record = json.dumps({"i": i, "text": "病人" * (i % 7) + "😀" * (i % 3)}, ensure_ascii=False)
+        lines.append(record + ("\r\n" if i % 2 else "\n"))
+        if i % 50 == 10:
+            lines.append("\n" if i % 100 else "\r\n")  # blank lines, both kinds
+    path.write_bytes("".join(lines).encode("utf-8").rstrip(b"\r\n"))
+    return path
+
+
+def test_index_built_by_the_helper_process_equals_the_in_thread_one(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    from array import array
+
+    import bailian_tui.core.data.index as index_mod
+
+    path = _awkward_jsonl(tmp_path / "awkward.jsonl")
+    monkeypatch.setattr(index_mod, "READ", 333)  # reads end inside CRLF pairs and multibyte characters
+    in_thread = RecordSource(path)
+    in_thread.build(helper=False)
+    default = RecordSource(path)
+    progress = []
+    default.build(lambda done, total: progress.append(done))
+    assert len(default) == len(in_thread) == 300 + 6
+    assert [default.raw(i) for i in range(len(default))] == [in_thread.raw(i) for i in range(len(in_thread))]
+    assert progress == sorted(progress) and progress[-1] == path.stat().st_size
+    assert default.get(len(default) - 1).record["i"] == 299  # the last line, without a newline
+    assert isinstance(default.get(11), Problem) and default.get(11).code == "blank"
+    # The helper's own output, read as the app reads it, gives the offsets the thread finds after the start.
+    start = 1000
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", index_mod._SCANNER, str(path), str(start), "333"],
+                         capture_output=True, check=True).stdout
+    offsets, position = array("Q"), 0
+    while position < len(out):
+        header = array("Q")
+        header.frombytes(out[position:position + 16])
+        offsets.frombytes(out[position + 16:position + 16 + header[0] * 8])
+        position += 16 + header[0] * 8
+    assert header[1] == path.stat().st_size
+    expected = [in_thread.raw(i) for i in range(len(in_thread))]
+    starts = [o for o in accumulate_starts(expected) if o > start]
+    assert list(offsets) == starts
+
+
+def accumulate_starts(raws: list[bytes]) -> list[int]:
+    """Line starts after the first, from the lines' bytes (the last entry is where a final newline would put one)."""
+    starts, position = [], 0
+    for raw in raws:
+        position += len(raw)
+        starts.append(position)
+    return starts[:-1] if not raws[-1].endswith(b"\n") else starts
+
+
+def test_index_without_a_helper_process_scans_in_the_thread(tmp_path, monkeypatch):
+    import sys
+
+    import bailian_tui.core.data.index as index_mod
+
+    path = _awkward_jsonl(tmp_path / "awkward.jsonl")
+    monkeypatch.setattr(index_mod, "READ", 500)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))  # the helper cannot start
+    source = RecordSource(path)
+    source.build()
+    assert len(source) == 306 and source.get(305).record["i"] == 299

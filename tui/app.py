@@ -102,29 +102,31 @@ class BailianApp(App):
 
     @work(thread=True, group="startup", exit_on_error=False)
     def _load_core(self) -> None:
-        # Importing the SDK takes ~0.5 s and loading the tokenizer ~0.3 s: both happen here, off the event
-        # loop, so neither the first frame nor the first preview waits for them.
-        import dashscope.v2  # noqa: F401
-
-        self.call_from_thread(self._connect)
-        from bailian_tui.core.data import tokens
-
-        tokens.encoding()
-
-    def _connect(self) -> None:
+        # Importing the SDKs (dashscope ~0.5 s, openai ~1 s: an XPULink profile), opening the providers (an
+        # SSL context each) and loading the tokenizer (~0.3 s) all happen here, off the event loop: neither the
+        # first frame nor a key press waits for them. Only what touches the app's state runs on the loop.
         from bailian_tui.core import fleet as fleet_mod
         from bailian_tui.core.config import ConfigError
+        from bailian_tui.core.data import tokens
+
+        if self.open_path is not None:  # a file to look at: its preview counts tokens before any job is listed
+            tokens.encoding()
+        import dashscope.v2  # noqa: F401
 
         # Every profile of the config (one, "bailian", when it has no providers: list): one service and one
         # scheduler facade for the screens, each provider polled within its own request budget.
         try:
-            self.fleet, self.current_service, self.scheduler = fleet_mod.for_app(
-                self.settings, on_update=self._job_polled,
-                on_throttle=lambda name, seconds: self._throttled(seconds, name),
-                on_glance=self._job_glanced)
+            made = fleet_mod.for_app(self.settings, on_update=self._job_polled,
+                                     on_throttle=lambda name, seconds: self._throttled(seconds, name),
+                                     on_glance=self._job_glanced)
         except ConfigError as err:
-            self.connection_problem = str(err)
+            self.call_from_thread(setattr, self, "connection_problem", str(err))
             return
+        self.call_from_thread(self._connect, *made)
+        tokens.encoding()
+
+    def _connect(self, fleet, service, scheduler) -> None:
+        self.fleet, self.current_service, self.scheduler = fleet, service, scheduler
         self.fleet.restore_watch_list()  # the watch lists survive restarts
         self._core_ready.set()
         self._run_scheduler()

@@ -3,6 +3,8 @@
 A JSONL file is never loaded: the index holds one 8-byte offset per line (a 300 MB file of 1 KB lines
 costs ~2.5 MB), built by scanning fixed-size chunks with ``bytes.find`` so memory stays flat; any record
 is then one seek and one parse away. The first records are readable before the index is finished.
+A big file is scanned by a helper process that streams the offsets back: the scan never competes with the
+app's own threads for the GIL (in a thread, a 400 MB file took seconds of it, and record-list moves stalled).
 Other formats (JSON arrays, CSV, XLSX) are read item by item into memory: they are small in practice.
 """
 
@@ -25,6 +27,42 @@ CHUNK = 8 * 1024 * 1024  # search window
 READ = 1024 * 1024  # index read size
 
 
+def _line_starts(chunk: bytes, base: int) -> array:
+    """Where the lines after each newline of ``chunk`` (read at file offset ``base``) start.
+
+    C-level iterators over split() (no Python bytecode per line): the i-th newline sits at
+    sum(len(parts[:i+1])) + i, and the next line starts one byte after it. _SCANNER repeats this.
+    """
+    parts = chunk.split(b"\n")
+    return array("Q", map(add, accumulate(map(len, parts[:-1])), count(base + 1)))
+
+
+# The helper process of RecordSource._from_helper: the same scan as _line_starts, standard library only.
+# Per read it writes two 8-byte integers (offsets found, bytes covered so far) and then the offsets.
+_SCANNER = """
+import sys
+from array import array
+from itertools import accumulate, count
+from operator import add
+path, base, read = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out = sys.stdout.buffer
+try:
+    with open(path, "rb") as handle:
+        handle.seek(base)
+        while True:
+            chunk = handle.read(read)
+            if not chunk:
+                break
+            parts = chunk.split(b"\\n")
+            found = array("Q", map(add, accumulate(map(len, parts[:-1])), count(base + 1)))
+            base += len(chunk)
+            out.write(array("Q", [len(found), base]).tobytes() + found.tobytes())
+    out.flush()
+except (BrokenPipeError, KeyboardInterrupt):
+    sys.exit(1)
+"""
+
+
 class RecordSource:
     def __init__(self, path: str | Path) -> None:
         self.path = check_path(path)
@@ -38,10 +76,13 @@ class RecordSource:
 
     # -- building ------------------------------------------------------------------------------------
 
-    def build(self, on_progress: Callable[[int, int], None] | None = None) -> None:
-        """Index the file (call from a worker thread). Readers may use what is ready while it runs."""
+    def build(self, on_progress: Callable[[int, int], None] | None = None, *, helper: bool | None = None) -> None:
+        """Index the file (call from a worker thread). Readers may use what is ready while it runs.
+
+        ``helper=False`` scans a JSONL file in this thread only (the default hands all but the first read of a
+        big file to a helper process)."""
         if self.kind == "jsonl":
-            self._build_lines(on_progress)
+            self._build_lines(on_progress, helper)
         else:
             for item in read_items(self.path):
                 if self.cancelled:
@@ -52,27 +93,79 @@ class RecordSource:
         if on_progress:
             on_progress(self.size, self.size)
 
-    def _build_lines(self, on_progress) -> None:
-        # Offsets come from C-level iterators over split() (no Python bytecode per line), in 1 MB reads:
-        # the GIL is never held for long, so the UI thread stays responsive while this runs.
+    def _build_lines(self, on_progress, helper: bool | None = None) -> None:
+        """Line offsets: the first read here (the first records show at once), the rest by a helper process
+        when the file is bigger than one read (``helper=False``: all in this thread, as a fallback does)."""
         with open(self.path, "rb") as handle:
             base = 0
+            if helper is not False and self.size > READ:
+                chunk = handle.read(READ)
+                self._add(_line_starts(chunk, base))
+                base += len(chunk)
+                if on_progress:
+                    on_progress(base, self.size)
+                base = self._from_helper(base, on_progress)
+                handle.seek(base)  # anything the helper did not get to (it could not start, or died) is read here
             while not self.cancelled:
                 chunk = handle.read(READ)
                 if not chunk:
                     break
-                # The i-th newline of the chunk sits at sum(len(parts[:i+1])) + i; the next line starts after it.
-                parts = chunk.split(b"\n")
-                found = array("Q", map(add, accumulate(map(len, parts[:-1])), count(base + 1)))
+                self._add(_line_starts(chunk, base))
                 base += len(chunk)
-                with self._lock:
-                    self._offsets.extend(found)
                 if on_progress:
                     on_progress(base, self.size)
                 time.sleep(0)  # let the UI thread in
             with self._lock:
-                if self._offsets[-1] != self.size:  # a last line without a newline
+                if self._offsets[-1] != self.size and not self.cancelled:  # a last line without a newline
                     self._offsets.append(self.size)
+
+    def _add(self, found: array) -> None:
+        with self._lock:
+            self._offsets.extend(found)
+
+    def _from_helper(self, start: int, on_progress) -> int:
+        """Offsets of the lines after ``start`` from a helper process; returns how far the file was covered.
+
+        The helper is a bare interpreter (``-I -S``: the standard library only, nothing of the caller's
+        environment) running :data:`_SCANNER`; it writes, per read, a header (count, bytes covered) and the
+        offsets as native 8-byte integers. It holds no file of ours and dies with us: once this end of its pipe
+        closes (we are done, cancelled or gone), its next write fails and it exits. Reading the pipe releases
+        the GIL, and a read's offsets are appended with one copy.
+        """
+        import subprocess
+        import sys
+
+        if not sys.executable:
+            return start
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _SCANNER, str(self.path), str(start), str(READ)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    close_fds=True)
+        except OSError:
+            return start  # no helper here: this thread scans the rest
+        covered = start
+        try:
+            pipe = proc.stdout
+            while not self.cancelled:
+                header = pipe.read(16)
+                if len(header) < 16:
+                    break
+                found, until = array("Q"), array("Q")
+                until.frombytes(header)
+                payload = pipe.read(until[0] * 8)
+                if len(payload) < until[0] * 8:
+                    break
+                found.frombytes(payload)
+                self._add(found)
+                covered = until[1]
+                if on_progress:
+                    on_progress(covered, self.size)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()
+        return covered
 
     def describe(self) -> tuple[int, str | None]:
         """(records, detected converter name) without keeping the file: for a quick look from the tree.

@@ -58,6 +58,7 @@ class DatasetsScreen(BaseScreen):
         self.template = "zh"
         self.last_search = ""
         self._pending_preview: int | None = None
+        self._recount = None  # the timer that shows token counts once the vocabulary is loaded
         self.last_output: Path | None = None
 
     # -- layout ----------------------------------------------------------------------------------------
@@ -227,6 +228,15 @@ class DatasetsScreen(BaseScreen):
         if index is not None:
             self._show(index)
 
+    def _recount_preview(self) -> None:
+        from bailian_tui.core.data import tokens
+
+        if not tokens.loaded():  # look again later; the preview is only redrawn once counts can be shown
+            self._recount = self.set_timer(0.2, self._recount_preview)
+            return
+        self._recount = None
+        self._refresh_preview()
+
     def _refresh_preview(self) -> None:
         current = self.query_one("#records", RecordList).current
         if current is not None:
@@ -240,8 +250,8 @@ class DatasetsScreen(BaseScreen):
         ready = tokens.loaded()
         shown: Preview = preview(self.source.get(index), self.converter, self.options(), self.max_length(),
                                  count=ready)
-        if not ready:  # never block a key press on loading the vocabulary: show counts when it is there
-            self.set_timer(0.2, self._refresh_preview)
+        if not ready and self._recount is None:  # never block a key press on loading the vocabulary: show the
+            self._recount = self.set_timer(0.2, self._recount_preview)  # counts when it is there (one timer)
         self.query_one("#raw", RawView).show(shown)
         self.query_one("#conversation", ConversationView).show(shown)
 
