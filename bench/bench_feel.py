@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_tui import precompile  # noqa: E402
 from tmux_time import screen, wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,6 +166,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.make_file:
         make_file(Path(args.file), args.make_file)
+    precompile(ROOT)  # as an installed copy runs (see bench_tui.py)
+    if args.baseline:
+        precompile(args.baseline)
     server = subprocess.Popen([sys.executable, "-c", SERVER, "0", KEY], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, cwd=ROOT)
     base_url, total = server.stdout.readline().split()

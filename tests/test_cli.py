@@ -66,6 +66,22 @@ def test_global_options_before_or_after_the_command(env, tmp_path):
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr
 
 
+def test_opening_the_app_parses_as_the_full_parser_does():
+    """`bailian-tui [options] [PATH]` skips building every command's parser: same names, same arguments."""
+    from bailian_tui.cli.app import COMMANDS, build_parser, commands, parse
+
+    assert COMMANDS == commands(build_parser())
+    cases = [([], []), (["--demo"], []), (["--demo"], ["datasets/"]), (["--json", "--config", "c.yaml"], ["x.jsonl"]),
+             (["--profile", "xpulink", "--demo", "-q"], ["big.jsonl"])]
+    for options, path in cases:
+        fast = vars(parse(options + path))
+        full = vars(build_parser().parse_args(options + (["open", *path] if path else [])))
+        full.pop("func", None)  # without a command the full parser names none: parse() makes it the app
+        assert fast.pop("func").__name__ == "_open_app"
+        assert fast == full | {"path": path[0] if path else None}, (options, path)
+    assert parse(["jobs", "list"]).func.__name__ != "_open_app"  # a command still goes through the full parser
+
+
 def test_help_has_examples_and_exit_codes(env):
     top = run(env, "--help")
     assert top.returncode == 0 and "exit codes: 0 ok" in top.stdout and "examples:" in top.stdout

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, TextArea
+from textual.widgets import Footer, Header, Input
 
 from bailian_tui.tui.widgets.connection import ConnectionBar
 from bailian_tui.tui.widgets.places import PlaceBar
@@ -12,7 +14,9 @@ from bailian_tui.tui.widgets.places import PlaceBar
 
 def leave_input(screen) -> bool:
     """Esc's first job: a text field that has focus gives it up, so the place keys work again."""
-    if isinstance(screen.focused, (Input, TextArea)):
+    # TextArea is not imported for this (~15 ms before the first frame): a focused one has loaded its module.
+    text_area = sys.modules.get("textual.widgets._text_area")
+    if isinstance(screen.focused, (Input, text_area.TextArea) if text_area else Input):
         screen.set_focus(None)
         return True
     return False
