@@ -51,6 +51,7 @@ class Context:
     _settings: Any = None
     _demo: Any = None
     _service: Any = None
+    demo_apart: bool = False  # --demo's simulators in a process of their own (the app), not in threads here
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -74,9 +75,10 @@ class Context:
         """The settings, pointed at the demo simulators (and their two profiles) under --demo."""
         settings = self.settings
         if self.args.demo and self._demo is None:
-            from bailian_tui.simulator.demo import point_at_demo, start_demo
+            from bailian_tui.simulator.demo import DemoProcess, point_at_demo, start_demo
 
-            self._demo = start_demo(speed=float(getattr(self.args, "demo_speed", 1.0) or 1.0))
+            self._demo = (DemoProcess if self.demo_apart else start_demo)(
+                speed=float(getattr(self.args, "demo_speed", 1.0) or 1.0))
             self._closers.append(self._demo.stop)
             point_at_demo(settings, self._demo, local=True)  # real processes: only the CLI's demo starts them
         return settings
@@ -297,6 +299,7 @@ def _open_app(ctx: Context) -> int:
         raise UsageError(f"{path}: no such file or directory")
     settings = ctx.settings
     if args.demo:
+        ctx.demo_apart = True  # the app's simulators never share its GIL, nor delay its first frame
         ctx.remote_settings()
     from bailian_tui.tui.app import BailianApp  # Textual: only here
 

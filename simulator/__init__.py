@@ -5,8 +5,16 @@ so the official SDK, the official ``dashscope`` CLI and bailian-tui all reach it
 the real service. Time runs on a :class:`SimClock` that tests advance by hand.
 """
 
-from bailian_tui.simulator.clock import SimClock
-from bailian_tui.simulator.state import SimConfig, SimState
-from bailian_tui.simulator.server import SimServer
-
 __all__ = ["SimClock", "SimConfig", "SimServer", "SimState"]
+
+_HOMES = {"SimClock": "clock", "SimConfig": "state", "SimState": "state", "SimServer": "server"}
+
+
+def __getattr__(name: str):
+    # Loaded on first use: the app's demo runs its simulators in a process of their own, and importing the
+    # HTTP server, the state machine and their dependencies in the app only to point it there cost ~30 ms.
+    if name in _HOMES:
+        from importlib import import_module
+
+        return getattr(import_module(f"bailian_tui.simulator.{_HOMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

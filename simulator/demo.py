@@ -8,10 +8,11 @@ of the same state machine a client drives, not out of hand-written fixtures.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
-from bailian_tui.simulator.state import SimState
 
 DEMO_KEY = "sk-bailian-tui-demo"
 XPULINK_LABEL, BAILIAN_LABEL = "XPULink (simulated)", "Bailian (simulated)"
@@ -149,7 +150,80 @@ class DemoServer:
         self.dashscope.stop()
 
 
-def start_demo(speed: float = 1.0, port: int = 0, clock=None) -> DemoServer:
+class _Endpoint:
+    def __init__(self, port: int, prefix: str) -> None:
+        self.port, self.base_url = port, f"http://127.0.0.1:{port}{prefix}"
+
+
+class DemoProcess:
+    """The demo's simulators in a process of their own — ``bailian-tui --demo``, the app.
+
+    Its listening sockets are bound here first, so their URLs are known at once and the app starts while the
+    process imports and seeds (a request that comes before it is ready waits in the listen queue); serving
+    the app's requests then never takes the app's GIL. It dies with the app: it ends when its stdin closes
+    (``stop``, or the app is gone), and ``PR_SET_PDEATHSIG`` plus a watchdog end it after a ``kill -9``.
+    """
+
+    def __init__(self, speed: float = 1.0) -> None:
+        import socket
+        import subprocess
+        import sys
+
+        listening = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]
+        try:
+            fds = [s.fileno() for s in listening]
+            # The same paths SimServer/OpenAISimServer serve under (tests/test_app_demo.py reaches both here).
+            self.dashscope = _Endpoint(listening[0].getsockname()[1], "/api/v1")
+            self.openai = _Endpoint(listening[1].getsockname()[1], "/v1")
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", "from bailian_tui.simulator.demo import serve_apart; serve_apart()",
+                 repr(float(speed)), str(os.getpid()), *map(str, fds)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=fds)
+        finally:
+            for s in listening:
+                s.close()  # the process holds them now: if it dies, connections are refused, never left hanging
+
+    @property
+    def base_url(self) -> str:
+        return self.dashscope.base_url
+
+    @property
+    def port(self) -> int:
+        return self.dashscope.port
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def stop(self) -> None:
+        import subprocess
+
+        with contextlib.suppress(OSError):
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+def serve_apart() -> None:
+    """The body of :class:`DemoProcess`: argv is speed, the app's pid, and the two listening sockets."""
+    import socket
+    import sys
+
+    from bailian_tui.core.lifecycle import worker_init
+
+    speed, parent, fds = float(sys.argv[1]), int(sys.argv[2]), [int(fd) for fd in sys.argv[3:5]]
+    worker_init(parent)  # dies with the app; Ctrl-C and a dropped terminal are the app's to handle
+    servers = start_demo(speed=speed, listening=[socket.socket(fileno=fd) for fd in fds])
+    try:
+        sys.stdin.buffer.read()  # until the app closes our stdin: it is done, or gone
+    finally:
+        servers.stop()
+
+
+def start_demo(speed: float = 1.0, port: int = 0, clock=None, listening=None) -> DemoServer:
     """Seeded simulators serving on loopback, for ``bailian-tui --demo``. Returns the running servers.
 
     Their shared clock keeps wall time (so "created 5 s ago" is true) but epochs last 6 s: a new job
@@ -160,7 +234,7 @@ def start_demo(speed: float = 1.0, port: int = 0, clock=None) -> DemoServer:
     from bailian_tui.simulator.openai_server import OpenAISimServer
     from bailian_tui.simulator.openai_state import OpenAIState
     from bailian_tui.simulator.server import SimServer
-    from bailian_tui.simulator.state import SimConfig
+    from bailian_tui.simulator.state import SimConfig, SimState
 
     clock = clock or SimClock(speed=speed)
     state = SimState(clock, SimConfig(epoch_seconds=6.0), api_key=DEMO_KEY)
@@ -171,7 +245,9 @@ def start_demo(speed: float = 1.0, port: int = 0, clock=None) -> DemoServer:
     # the Bailian one.
     xpulink = OpenAIState(clock, OpenAISimConfig(step_seconds=2.0), api_key=DEMO_KEY)
     seed_openai(xpulink)
-    return DemoServer(SimServer(state, port=port).start(), OpenAISimServer(xpulink).start())
+    dashscope, openai = listening or (None, None)
+    return DemoServer(SimServer(state, port=port, listening=dashscope).start(),
+                      OpenAISimServer(xpulink, listening=openai).start())
 
 
 def demo_profiles(servers: DemoServer) -> list[dict]:

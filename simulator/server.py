@@ -466,7 +466,7 @@ class SimServer:
     """Serves a :class:`SimState` on ``127.0.0.1:port`` (0 = a free port) from a background thread."""
 
     def __init__(self, state: SimState | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 stream_seconds: float = 600.0, stream_delay: float = 0.02) -> None:
+                 stream_seconds: float = 600.0, stream_delay: float = 0.02, listening=None) -> None:
         import random
 
         self.state = state or SimState(config=SimConfig())
@@ -477,7 +477,13 @@ class SimServer:
         self.stopping = threading.Event()
         self.stream_seconds, self.stream_delay = stream_seconds, stream_delay
         handler = type("Handler", (_Handler,), {"sim": self})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        if listening is None:
+            self._httpd = ThreadingHTTPServer((host, port), handler)
+        else:  # a socket already bound and listening (simulator.demo.DemoProcess: its port was known first)
+            self._httpd = ThreadingHTTPServer(listening.getsockname(), handler, bind_and_activate=False)
+            self._httpd.socket.close()
+            self._httpd.socket = listening
+            self._httpd.server_address = listening.getsockname()
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
         # Late commits: (due simulated time, handler, request handler, body, groups), applied on later requests.

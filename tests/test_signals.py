@@ -433,3 +433,44 @@ def test_files_upload_stops_on_a_signal_mid_post_and_the_next_run_uploads_nothin
     (result,) = json.loads(stdout)
     assert result["reused"] is True
     assert list(sim.state.files) == [result["file_id"]]
+
+
+def test_the_apps_demo_process_serves_both_services_and_dies_with_the_app(tmp_path):
+    """`bailian-tui --demo` runs its simulators in a process of their own: seeded, on both URLs at once, and gone
+    when the app is — after a normal stop and after a kill -9 that leaves it no time to say anything."""
+    import urllib.request
+
+    from bailian_tui.simulator.demo import DEMO_KEY, DemoProcess
+
+    def listed(url: str) -> bytes:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {DEMO_KEY}"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.read()
+
+    demo = DemoProcess()
+    try:
+        assert b"qwen3-8b" in listed(demo.base_url + "/fine-tunes")
+        assert b"medqa-r16" in listed(demo.openai.base_url + "/fine_tuning/jobs")
+    finally:
+        demo.stop()
+    assert not _running(demo.pid)
+
+    app = subprocess.Popen([sys.executable, "-c", "import sys\nfrom bailian_tui.simulator.demo import DemoProcess\n"
+                            "d = DemoProcess()\nprint(d.pid, d.base_url, flush=True)\nsys.stdin.read()"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        pid, url = app.stdout.readline().split()
+        assert b"qwen3-8b" in listed(url + "/fine-tunes")
+        app.kill()
+        app.wait(timeout=10)
+        _until(lambda: not _running(int(pid)), 10, "the demo process to end with the app")
+    finally:
+        _cleanup(app)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
