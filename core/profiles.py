@@ -231,7 +231,6 @@ def _parse_local(entry: dict, name: str, fail) -> Profile:
     launcher = entry.get("launcher") or "accelerate"
     if launcher not in ("accelerate", "torchrun"):
         raise fail("launcher is accelerate or torchrun (used when gpus > 1)", "launcher")
-    from bailian_tui.core.providers.local import default_runs_dir
 
     return Profile(name=str(name), kind="local", label=str(entry.get("label") or f"{name} (local GPU)"),
                    key_env=None, key_origin="no key needed",
@@ -240,6 +239,12 @@ def _parse_local(entry: dict, name: str, fail) -> Profile:
                    badge=str(entry.get("badge") or "GPU"), python=str(Path(str(python)).expanduser()),
                    runs_dir=str(Path(str(entry.get("runs_dir") or default_runs_dir())).expanduser()),
                    gpus=gpus, launcher=launcher, stand_in=stand_in)
+
+
+def default_runs_dir() -> Path:
+    """Where a local profile's run folders go unless it says (here, not in providers/local.py: reading the
+    profiles must not import the local provider — the app's first frame waited ~30 ms for it)."""
+    return Path.home() / "bailian-tui-runs"
 
 
 def info_of(profile: Profile):

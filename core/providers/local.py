@@ -413,8 +413,3 @@ def stop_all(provider: LocalProvider) -> None:
         killed = [i for i in killed if runs.group_alive(i.pid, i.start_ticks, i.boot_id)]
         if killed:
             time.sleep(0.02)
-
-
-def default_runs_dir() -> Path:
-    return Path.home() / "bailian-tui-runs"
-
