@@ -21,13 +21,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tui import precompile  # noqa: E402
+from bench_tui import precompile, scratch  # noqa: E402
 from tmux_time import screen, wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +84,7 @@ def app_env(state: Path, pythonpath: str | None) -> dict[str, str]:
 def big_file_run(size: str, path: Path, first_text: str, pythonpath: str | None) -> dict[str, float]:
     session = f"bf-{uuid.uuid4().hex[:8]}"
     out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-feel-") as state:
+    with scratch("bench-feel-") as state:
         began = start(session, size, f"{sys.executable} -m bailian_tui --demo {path}", app_env(Path(state), pythonpath))
         try:
             took = wait_for(session, first_text, began, 30)
@@ -111,7 +110,7 @@ def big_file_run(size: str, path: Path, first_text: str, pythonpath: str | None)
 
 def startup_key_run(size: str, pythonpath: str | None) -> dict[str, float]:
     session = f"bk-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory(prefix="bench-feel-") as state:
+    with scratch("bench-feel-") as state:
         began = start(session, size, f"{sys.executable} -m bailian_tui --demo", app_env(Path(state), pythonpath))
         try:
             if wait_for(session, "job id", began, 30) is None:
@@ -127,7 +126,7 @@ def startup_key_run(size: str, pythonpath: str | None) -> dict[str, float]:
 
 def log_run(size: str, base_url: str, total: int, pythonpath: str | None) -> dict[str, float]:
     session = f"bl-{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory(prefix="bench-feel-") as state:
+    with scratch("bench-feel-") as state:
         env = app_env(Path(state), pythonpath) | {"DASHSCOPE_BASE_URL": base_url, "DASHSCOPE_API_KEY": KEY}
         began = start(session, size, f"{sys.executable} -m bailian_tui", env)
         try:

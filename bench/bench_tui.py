@@ -19,6 +19,7 @@ source, ~0.2–0.35 s that no user pays.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -52,6 +53,21 @@ def precompile(root: Path | str) -> None:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def scratch(prefix: str):
+    """A state folder for one run. The app ends a moment after its tmux session is killed (SIGHUP, then its
+    demo's local run is stopped), still writing there: removal is retried until it is gone (≤ 10 s)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield folder
+    finally:
+        deadline = time.monotonic() + 10
+        while os.path.exists(folder) and time.monotonic() < deadline:
+            shutil.rmtree(folder, ignore_errors=True)
+            if os.path.exists(folder):
+                time.sleep(0.2)
 
 
 def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, float]:
@@ -103,11 +119,11 @@ def main() -> int:
     runs: list[dict[str, float]] = []
     base: list[dict[str, float]] = []
     for n in range(args.runs):
-        with tempfile.TemporaryDirectory(prefix="bench-tui-") as state:
+        with scratch("bench-tui-") as state:
             runs.append(one_run(args.size, Path(state)))
         print(f"run {n + 1}: " + ", ".join(f"{v:.3f}" for v in runs[-1].values()), flush=True)
         if args.baseline:
-            with tempfile.TemporaryDirectory(prefix="bench-tui-") as state:
+            with scratch("bench-tui-") as state:
                 base.append(one_run(args.size, Path(state), args.baseline))
             print(f"base {n + 1}: " + ", ".join(f"{v:.3f}" for v in base[-1].values()), flush=True)
     print(f"# {os.cpu_count()} cores · Python {sys.version.split()[0]} · {time.strftime('%Y-%m-%d')} · {args.size}"
