@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_tui import precompile, scratch  # noqa: E402
+from bench_tui import end_session, precompile, scratch  # noqa: E402
 from tmux_time import screen, wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def keys(session: str, *names: str) -> float:
 
 
 def kill(session: str) -> None:
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    end_session(session)
 
 
 def app_env(state: Path, pythonpath: str | None) -> dict[str, str]:
