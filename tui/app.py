@@ -282,10 +282,8 @@ class BailianApp(App):
     @work(group="local-adopt", exit_on_error=False)
     async def _adopt(self, profile: str, path: str) -> None:
         member = self.fleet.member(profile)
-        try:
-            job = await member.provider.adopt_run(path)
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=15)
+        job = await self.run_core(lambda _service: member.provider.adopt_run(path), timeout=15, connection=False)
+        if job is FAILED:
             return
         key = job.job_id if profile == self.fleet.default else f"{profile}:{job.job_id}"
         self.watch_job(key)
