@@ -6,7 +6,7 @@ module holds the parts screens import (``FAILED``) without importing the app.
 
 from __future__ import annotations
 
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.errors import OutcomeUnknown, PlatformError
 
 
 class Failed:
@@ -26,8 +26,10 @@ FAILED = Failed()
 
 def says_offline(err: PlatformError) -> bool:
     """A failure that says the connection is down or unusable (the connection line shows it): no answer at all,
-    a server error, a refused key. Not one object's 404 or a refused request, nor a missing key (nothing sent)."""
-    if err.code == "NoApiKey":
+    a server error, a refused key. Not one object's 404 or a refused request, nor a missing key (nothing sent),
+    nor a create whose outcome is unknown (that is about one create, said in full where it happened; the
+    lookups that left it unknown are the next refresh's to judge)."""
+    if err.code == "NoApiKey" or isinstance(err, OutcomeUnknown):
         return False
     return err.connection_lost or (err.status or 0) >= 500 or err.status in (401, 403)
 
