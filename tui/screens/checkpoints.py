@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -70,6 +70,14 @@ class CheckpointsScreen(ModalScreen[None]):
                                  c.model_name or "", f"{loss:.4f}" if loss is not None else "",
                                  f"{evaluation:.4f}" if evaluation is not None else ""), key=c.checkpoint)
         status.update("" if checkpoints else "No checkpoint saved yet (sft and efficient_sft save them).")
+
+    @on(DataTable.RowHighlighted, "#ckpt-table")
+    def _detail(self, event: DataTable.RowHighlighted) -> None:
+        """The whole model id of the checkpoint under the cursor (the table cuts it on a narrow terminal)."""
+        c = self.checkpoints.get(event.row_key.value) if event.row_key else None
+        if c is not None:
+            self.query_one("#ckpt-status", Static).update(Text.assemble(
+                (c.checkpoint, "bold"), f" · {c.status or '-'} · model {c.model_name or '(not exported yet)'}"))
 
     def _selected(self):
         return self.checkpoints.get(selected_key(self.query_one("#ckpt-table", DataTable)))
