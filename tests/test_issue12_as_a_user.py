@@ -40,6 +40,11 @@ def row_with(table: DataTable, word: str) -> int:
     return next(i for i in range(table.row_count) if any(word in str(cell) for cell in table.get_row_at(i)))
 
 
+def key_for(screen, action: str) -> str:
+    """The key the screen's footer and help give for an action (whatever it is in this version)."""
+    return next(b for b in screen.BINDINGS if b.action == action).key.split(",")[0]
+
+
 async def jobs_listed(app, pilot) -> DataTable:
     table = app.screen.query_one("#jobs", DataTable)
     await wait_for(lambda: table.row_count == 7, pilot)
@@ -118,14 +123,14 @@ async def test_3_one_key_deploys_in_jobs_and_in_deployments(manual_demo):
     async with app.run_test(size=(120, 40)) as pilot:
         table = await jobs_listed(app, pilot)
         table.move_cursor(row=row_with(table, "SUCCEEDED"))
-        deploy = next(b for b in app.screen.BINDINGS if b.action == "deploy")
-        await pilot.press(deploy.key.split(",")[0])
+        deploy = key_for(app.screen, "deploy")
+        await pilot.press(deploy)
         await wait_for(lambda: app.screen.query("#deploy-model"), pilot, timeout=3)
         await pilot.press("escape")
         await wait_for(lambda: app.screen.TITLE_TEXT == "Jobs", pilot)
         await pilot.press("p")
         await wait_for(lambda: app.screen.TITLE_TEXT == "Deployments", pilot)
-        await pilot.press(deploy.key.split(",")[0])  # the same key on the other screen
+        await pilot.press(deploy)  # the same key on the other screen
         await wait_for(lambda: app.screen.query("#deploy-model"), pilot, timeout=3)
 
 
@@ -243,9 +248,10 @@ async def test_5_long_file_names_keep_both_ends_in_the_tree(manual_demo):
                 break
             await pilot.press("down")
         await pilot.press("enter")
-        await wait_for(lambda: sum(".csv" in line for line in screen_text(app).splitlines()) == 2, pilot)
-        names = [line for line in screen_text(app).splitlines() if ".csv" in line]
-        assert names[0] != names[1] and all("样例" in n for n in names), names
+        await wait_for(lambda: sum("样例" in line for line in screen_text(app).splitlines()) == 2, pilot)
+        names = [line for line in screen_text(app).splitlines() if "样例" in line]
+        assert all(".csv" in name for name in names), f"the ends of the names are cut: {names}"
+        assert names[0] != names[1], names
 
 
 async def test_5_a_checkpoint_model_id_is_shown_whole_at_80x24(manual_demo):
@@ -254,9 +260,9 @@ async def test_5_a_checkpoint_model_id_is_shown_whole_at_80x24(manual_demo):
         table = await jobs_listed(app, pilot)
         table.move_cursor(row=max(i for i in range(table.row_count)
                                   if any(str(c).endswith("SUCCEEDED") for c in table.get_row_at(i))))
-        await pilot.press("K")
+        await pilot.press(key_for(app.screen, "checkpoints"))
         await wait_for(lambda: app.screen.query("#ckpt-table") and app.screen.query_one("#ckpt-table").row_count, pilot)
-        await pilot.press("E", "enter")  # export the first checkpoint under the proposed name
+        await pilot.press(key_for(app.screen, "export"), "enter")  # export the first one under the proposed name
         await wait_for(lambda: any(j.exports for j in server.state.jobs.values()), pilot)
         clock.advance(10)
         await pilot.press("r")
