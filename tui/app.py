@@ -13,7 +13,7 @@ from textual.reactive import reactive
 from bailian_tui.core.config import Settings
 from bailian_tui.core.errors import OutcomeUnknown, PlatformError
 from bailian_tui.core.records import JobStatus
-from bailian_tui.tui.calls import FAILED, Failed, passing, says_offline
+from bailian_tui.tui.failures import FAILED, Failed, passing, says_offline
 from bailian_tui.tui.commands import AppCommands
 from bailian_tui.tui.keymap import KEYMAP, PLACES
 

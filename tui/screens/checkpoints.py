@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.records import JobStatus
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.format import cells, escape
 from bailian_tui.tui.screens.prompt import PromptScreen
 

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.core.hyperparams import LORA_TYPES
 from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.screens.confirm import ConfirmScreen

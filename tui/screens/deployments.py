@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui import format as fmt
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
 from bailian_tui.core.data.errors import DataFileError
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
 
 

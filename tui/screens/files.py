@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.format import ago, cells, escape, size_text
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen

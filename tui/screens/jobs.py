@@ -14,7 +14,7 @@ from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
 from bailian_tui.core.records import JobStatus
 from bailian_tui.tui import format as fmt
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.messages import JobGlanced, JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen

@@ -18,7 +18,7 @@ from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for
 from bailian_tui.core.platform import JobRequest
 from bailian_tui.core.providers import openai_hp
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, ProgressBar, Static
 
 from bailian_tui.core.data.scan import Scan, validate_file
-from bailian_tui.tui.calls import FAILED
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.core.safetext import clean
 from bailian_tui.tui.format import local_name, local_text
 

@@ -247,7 +247,7 @@ class WatchScreen(BaseScreen):
             return
 
         async def cancel() -> None:
-            from bailian_tui.tui.calls import FAILED
+            from bailian_tui.tui.failures import FAILED
 
             if await self.app.run_core(lambda service: service.platform.cancel_job(job.job_id)) is FAILED:
                 return

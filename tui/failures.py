@@ -1,4 +1,4 @@
-"""How the app runs a core call for a screen: what a failure returns, and which failures speak of the connection.
+"""What a failed core call returns to a screen, and which failures speak of the connection (the app's run_core).
 
 ``BailianApp.run_core`` is the one place a worker's failure is shown and the connection line kept honest; this
 module holds the parts screens import (``FAILED``) without importing the app.
