@@ -105,6 +105,9 @@ def upload_file(h: _Handler, form: Any) -> tuple[int, dict]:
     if not purpose:
         raise OAError(400, "invalid_request_error", "Missing required parameter: 'purpose'.", "purpose")
     name, content = form["file"][0]
+    # RFC 7578 §4.2: a receiver keeps no directory part of a multipart filename. The official CLI sends the
+    # path it was given (`openai api files.create -f data/train.jsonl`); the File object names the file.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1] or "file"
     state = _state(h)
     f = state.upload(name, content, purpose)
     return 200, f.api(state.clock)
