@@ -34,9 +34,15 @@ XPULINK_HP = {"n_epochs": 2, "batch_size": 4, "learning_rate": 5e-5, "lora_r": 8
 
 
 def _openai_cli() -> str:
+    import importlib.util
+
+    import openai
+
     found = shutil.which("openai", path=os.path.dirname(sys.executable))
-    if not found:
-        pytest.fail("the openai console script is not installed beside this Python (pip install -e '.[test]')")
+    if importlib.util.find_spec("openai.cli") is None or not found:
+        pytest.fail(f"openai {openai.__version__} has no `openai api` command-line tool beside this Python "
+                    "(openai 2.35 removed it): install the test extra, which pins openai<2.35 "
+                    "(pip install -e '.[test]')")
     return found
 
 
