@@ -318,8 +318,8 @@ class BailianApp(App):
         once — by ``show(err)``, else as an error toast — and the connection line stays honest: offline only for
         what says so about the connection (no answer, 5xx, 401/403), never for one object's 404; back when a
         call works. ``background`` (a periodic refresh): a passing fault is left to the connection line, which
-        already says it, and the next round tries again. ``connection=False``: a local operation (a local run's
-        environment, adopting a run) that says nothing about the connection either way. The error text is
+        already says it, and the next round tries again. ``connection=False``: an operation that says nothing about the
+        connection either way (adopting a local run; an evaluation, whose failed requests count in its scores). The error text is
         already made inert by the core (``PlatformError`` cleans every part); it is shown as plain text.
         """
         try:
