@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
 
@@ -160,8 +159,8 @@ class DemoProcess:
 
     Its listening sockets are bound here first, so their URLs are known at once and the app starts while the
     process imports and seeds (a request that comes before it is ready waits in the listen queue); serving
-    the app's requests then never takes the app's GIL. It dies with the app: it ends when its stdin closes
-    (``stop``, or the app is gone), and ``PR_SET_PDEATHSIG`` plus a watchdog end it after a ``kill -9``.
+    the app's requests then never takes the app's GIL. It dies with the app: it ends when its stdin closes —
+    ``stop``, or the app's end, however it ends (a ``kill -9`` closes the pipe too).
     """
 
     def __init__(self, speed: float = 1.0) -> None:
@@ -177,7 +176,7 @@ class DemoProcess:
             self.openai = _Endpoint(listening[1].getsockname()[1], "/v1")
             self._process = subprocess.Popen(
                 [sys.executable, "-c", "from bailian_tui.simulator.demo import serve_apart; serve_apart()",
-                 repr(float(speed)), str(os.getpid()), *map(str, fds)],
+                 repr(float(speed)), *map(str, fds)],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=fds)
         finally:
             for s in listening:
@@ -208,14 +207,11 @@ class DemoProcess:
 
 
 def serve_apart() -> None:
-    """The body of :class:`DemoProcess`: argv is speed, the app's pid, and the two listening sockets."""
+    """The body of :class:`DemoProcess`: argv is the clock's speed and the two listening sockets."""
     import socket
     import sys
 
-    from bailian_tui.core.lifecycle import worker_init
-
-    speed, parent, fds = float(sys.argv[1]), int(sys.argv[2]), [int(fd) for fd in sys.argv[3:5]]
-    worker_init(parent)  # dies with the app; Ctrl-C and a dropped terminal are the app's to handle
+    speed, fds = float(sys.argv[1]), [int(fd) for fd in sys.argv[2:4]]
     servers = start_demo(speed=speed, listening=[socket.socket(fileno=fd) for fd in fds])
     try:
         sys.stdin.buffer.read()  # until the app closes our stdin: it is done, or gone
