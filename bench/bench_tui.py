@@ -49,8 +49,10 @@ def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, 
     command = f"{sys.executable} -m bailian_tui --demo; sleep 60"
     start = time.perf_counter()
     for attempt in range(3):  # a tmux server that is just starting sometimes refuses the first session
-        if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", cols, "-y", rows, "env", *env,
-                           "sh", "-c", command], capture_output=True).returncode == 0:
+        # Started in the state folder, never the checkout: `python -m bailian_tui` puts the working folder first
+        # on sys.path, so from the repository root the --baseline run would import this checkout, not DIR.
+        if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-c", str(state), "-x", cols, "-y", rows,
+                           "env", *env, "sh", "-c", command], capture_output=True).returncode == 0:
             break
         time.sleep(0.2)
         start = time.perf_counter()
@@ -76,12 +78,26 @@ def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, 
     return results
 
 
+def check_baseline(baseline: str) -> None:
+    """Refuse a baseline that would not be measured: DIR must hold the `bailian_tui` the baseline runs import
+    (an editable install of this checkout is found first unless DIR's package is complete)."""
+    with tempfile.TemporaryDirectory(prefix="bench-tui-") as where:
+        found = subprocess.run([sys.executable, "-c", "import bailian_tui.tui; print(bailian_tui.tui.__file__)"],
+                               cwd=where, env={**os.environ, "PYTHONPATH": baseline}, capture_output=True, text=True)
+    tui = Path(found.stdout.strip() or "?").resolve()
+    if not tui.is_relative_to(Path(baseline).resolve()):
+        raise SystemExit(f"--baseline {baseline}: the baseline would import {tui}, not its own copy (lay it out "
+                         "as DIR/bailian_tui/{core,tui,simulator,cli})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", default="80x24")
     parser.add_argument("--baseline", default=None)
     args = parser.parse_args()
+    if args.baseline:
+        check_baseline(args.baseline)
     runs: list[dict[str, float]] = []
     base: list[dict[str, float]] = []
     for n in range(args.runs):

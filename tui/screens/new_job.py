@@ -20,6 +20,7 @@ from bailian_tui.core.platform import JobRequest
 from bailian_tui.core.providers import openai_hp
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
+from bailian_tui.tui.widgets.form_scroll import FormScroll
 
 NONE = "none"
 
@@ -50,7 +51,7 @@ class NewJobScreen(BaseScreen):
             self.profile = default_profile(self.app.settings, self.profiles)
         except ConfigError:
             self.profiles, self.profile = [], None
-        with VerticalScroll(id="job-form"):
+        with FormScroll(id="job-form"):
             with Horizontal(classes="form-row" + ("" if len(self.profiles) > 1 else " hidden"), id="row-provider"):
                 yield Label("provider", classes="form-label")
                 yield Select([(p.label, p.name) for p in self.profiles] or [("default", "default")],
