@@ -147,8 +147,11 @@ class Zygote:
         self.cwd, self.folder = str(cwd), Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._errors = open(self.folder / "zygote.err", "w+b")
-        self._proc = subprocess.Popen([sys.executable, "-m", "tests.zygote"], cwd=self.cwd, stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=self._errors, text=True)
+        # The DashScope SDK reads DASHSCOPE_* into module globals when imported: the zygote imports it with none
+        # set (the project passes key, URL and workspace explicitly; each command gets its own environment).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
+        self._proc = subprocess.Popen([sys.executable, "-m", "tests.zygote"], cwd=self.cwd, env=env,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._errors, text=True)
         self._count = 0
         self._live: set[int] = set()
 
