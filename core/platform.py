@@ -22,14 +22,14 @@ import asyncio
 import io
 import json
 import os
-import random
 import secrets as _secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from bailian_tui.core.errors import OutcomeUnknown, PlatformError
+from bailian_tui.core.calls import CallDiscipline, CallStats, RetryPolicy  # RetryPolicy, CallStats: re-exported
+from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.records import ChatReply, Checkpoint, Deployment, Job, LogPage, Page, RemoteFile, ShapeError
 from bailian_tui.core.safetext import clean
 
@@ -38,38 +38,9 @@ ProgressCallback = Callable[[int, int], None]  # (bytes sent, total bytes)
 _FT, _FILES = "finetune", "files"
 
 
-RECONCILE_WINDOW = 60.0  # seconds: see docs/design.md "Creates that cannot bill twice"
 PAGE_CAP = 50  # pages of one listing at most (5,000 items at 100 a page)
 UNREACHABLE_HINT = ("check dashscope.region / dashscope.base_url (Beijing: https://dashscope.aliyuncs.com/api/v1, "
                     "Singapore: https://dashscope-intl.aliyuncs.com/api/v1) and the network or proxy")
-
-
-@dataclass
-class RetryPolicy:
-    attempts: int = 6
-    base: float = 0.5
-    cap: float = 8.0
-    unreachable_attempts: int = 3  # connection refused / DNS failure: nothing was sent; fail fast
-    reconcile_window: float = RECONCILE_WINDOW  # how long an ambiguous create is looked for
-    reconcile_base: float = 0.5
-    reconcile_cap: float = 5.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.cap)
-        base = min(self.base * 2**attempt, self.cap)
-        return base + random.uniform(0, base * 0.25)
-
-
-@dataclass
-class CallStats:
-    """What the facade did on the wire (tests and benchmarks read it)."""
-
-    requests: int = 0
-    retries: int = 0
-    reconciled: int = 0
-    unknown: int = 0
-    warnings: list[str] = field(default_factory=list)  # paging stopped early, and why
 
 
 @dataclass
@@ -108,7 +79,7 @@ def new_job_name() -> str:
     return f"bt-{datetime.now():%Y%m%d%H%M}-{_secrets.token_hex(3)}"
 
 
-class Platform:
+class Platform(CallDiscipline):
     def __init__(self, *, api_key: str | None, base_url: str | None, workspace: str | None = None,
                  timeout: float = 60.0, retry: RetryPolicy | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
@@ -185,71 +156,10 @@ class Platform:
             raise unexpected(str(exc), op, body.get("__request_id")) from None
 
     async def _read(self, method: str, path: str, op: str, module: str = _FT, **kwargs: Any) -> dict:
-        """A call that is safe to repeat: retried on throttling, 5xx and lost connections."""
-        attempts = max(self.retry.attempts, 1)
-        for attempt in range(attempts):
-            try:
-                return await self._once(method, path, op, module, **kwargs)
-            except PlatformError as err:
-                last = attempt == attempts - 1 or (err.not_sent and attempt + 1 >= self.retry.unreachable_attempts)
-                if not err.retryable or last:
-                    raise
-                self.stats.retries += 1
-                await self._sleep(self.retry.delay(attempt, getattr(err, "retry_after", None)))
-        raise AssertionError("unreachable")
+        """A call that is safe to repeat (core.calls: retried on throttling, 5xx and lost connections)."""
+        return await self._retried(lambda: self._once(method, path, op, module, **kwargs))
 
-    async def _create(self, op: str, send: Callable[[], Awaitable[Any]],
-                      find: Callable[[], Awaitable[Any | None]], check: str) -> Any:
-        """A billed create: re-sent only after a refusal that proves nothing happened, never after an ambiguity.
-
-        After a timeout, a dropped connection or a 5xx the attempt may still commit (seconds later, even): the
-        facade keeps looking for what it made over ``reconcile_window``; if nothing shows up the outcome is
-        unknown and the caller is told what to ``check`` — never a second POST.
-        """
-        attempts = max(self.retry.attempts, 1)
-        for attempt in range(attempts):
-            try:
-                return await send()
-            except PlatformError as err:
-                if err.ambiguous:
-                    return await self.reconcile(op, find, check, first=err)
-                last = attempt == attempts - 1 or (err.not_sent and attempt + 1 >= self.retry.unreachable_attempts)
-                if not err.retryable or last:
-                    raise
-                self.stats.retries += 1
-                await self._sleep(self.retry.delay(attempt, getattr(err, "retry_after", None)))
-        raise AssertionError("unreachable")
-
-    async def reconcile(self, op: str, find: Callable[[], Awaitable[Any | None]], check: str,
-                        first: PlatformError | None = None, window: float | None = None) -> Any:
-        """Look for what an ambiguous create made until found or ``window`` seconds of back-off have passed.
-
-        The window is counted as the sum of the back-off sleeps (wall time is at least that), so a test's
-        compressed clock compresses it too. Raises :class:`OutcomeUnknown` when it ends without an answer.
-        """
-        window = self.retry.reconcile_window if window is None else window
-        waited, step, last_error = 0.0, 0, first
-        while True:
-            try:
-                found = await find()
-            except PlatformError as err:  # a failing read leaves the question open; keep asking
-                if err.status in (401, 403):
-                    raise
-                found, last_error = None, err
-            if found is not None:
-                self.stats.reconciled += 1
-                return found
-            if waited >= window:
-                break
-            delay = min(self.retry.reconcile_base * 2 ** step, self.retry.reconcile_cap, window - waited)
-            step += 1
-            await self._sleep(delay)
-            waited += delay
-        self.stats.unknown += 1
-        why = f" after {first.message}" if first is not None else ""
-        raise OutcomeUnknown(f"the outcome is unknown{why}: nothing found in {window:g} s of looking",
-                             check=check, operation=op,
-                             request_id=last_error.request_id if last_error is not None else None)
+    # _create (a billed create sent once, then reconciled) and reconcile come from core.calls.CallDiscipline.
 
     async def _pages(self, fetch: Callable[[int], Awaitable[Page]], key: Callable[[Any], str],
                      what: str, limit: int = PAGE_CAP, pace: Callable[[], Awaitable[None]] | None = None) -> list:

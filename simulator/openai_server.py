@@ -42,15 +42,6 @@ class _OpenAIHandler(_Handler):
                                  "param": None, "code": code}}
         super()._send_json(status, payload)
 
-    def _send_sse_headers(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.send_header("x-request-id", self.request_id)
-        self.end_headers()
-        self.close_connection = True
-
 
 def _oa(handler: Callable) -> Callable:
     """Route handlers answer their own refusals in the OpenAI shape, ``param`` included."""
@@ -105,6 +96,9 @@ def upload_file(h: _Handler, form: Any) -> tuple[int, dict]:
     if not purpose:
         raise OAError(400, "invalid_request_error", "Missing required parameter: 'purpose'.", "purpose")
     name, content = form["file"][0]
+    # RFC 7578 §4.2: a receiver keeps no directory part of a multipart filename. The official CLI sends the
+    # path it was given (`openai api files.create -f data/train.jsonl`); the File object names the file.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1] or "file"
     state = _state(h)
     f = state.upload(name, content, purpose)
     return 200, f.api(state.clock)
@@ -233,7 +227,7 @@ def chat_completions(h: _Handler, body: Any) -> tuple[int, dict] | None:
     created = int(time.time())
     completion_id = "chatcmpl-" + h.request_id.replace("-", "")[:24]
     if body.get("stream"):
-        h._send_sse_headers()  # type: ignore[attr-defined]
+        h.start_sse()  # the shared plumbing's SSE headers; the OpenAI framing is written below
         pieces = [text[i:i + 6] for i in range(0, len(text), 6)] or [""]
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1

@@ -168,6 +168,10 @@ async def test_a_refused_connection_is_retried_as_nothing_was_sent(tmp_path):
     with pytest.raises(PlatformError) as err:
         await p.create_job(JobRequest(model="qwen3-8b", training_file_ids=["file-x"], training_type="supervised"))
     assert err.value.not_sent and "cannot reach" in err.value.human() and p.stats.unknown == 0
+    assert p.stats.requests == 3  # RetryPolicy.unreachable_attempts, not the 5 attempts a 5xx would get
+    with pytest.raises(PlatformError) as read:  # a read fails as fast (the same rule as DashScope's)
+        await p.list_jobs()
+    assert read.value.not_sent and p.stats.requests == 6
     await p.aclose()
 
 

@@ -1,7 +1,7 @@
 """The simulator's OpenAI-compatible surface, proven with the official ``openai`` SDK over loopback HTTP.
 
 The SDK is the peer: what it sends and what it parses is what a real XPULink / OpenAI / Azure client
-sends and parses. (The installed ``openai`` has no ``openai api …`` CLI any more — see docs/providers.md.)
+sends and parses. The official ``openai api …`` command-line tool is the other peer (tests/test_openai_cli.py).
 """
 
 from __future__ import annotations
@@ -80,6 +80,21 @@ async def test_sdk_upload_create_follow_and_chat(client, clock, tmp_path):
     assert "".join([c.choices[0].delta.content or "" async for c in stream]) == "answer 4"
     listed = await client.fine_tuning.jobs.list(metadata={"k": "v"})
     assert [j.id for j in listed.data] == [job.id]
+
+
+async def test_sdk_files_retrieve_list_and_delete(client, tmp_path):
+    """What the official CLI cannot do (its files.retrieve/delete are broken upstream: docs/providers.md)."""
+    first = await client.files.create(file=openai_chat(tmp_path / "a.jsonl"), purpose="fine-tune")
+    second = await client.files.create(file=openai_chat(tmp_path / "b.jsonl", n=12), purpose="fine-tune")
+    got = await client.files.retrieve(first.id)
+    assert (got.id, got.filename, got.bytes, got.purpose) == (first.id, "a.jsonl", first.bytes, "fine-tune")
+    assert [f.id for f in (await client.files.list(purpose="fine-tune")).data] == [second.id, first.id]
+    deleted = await client.files.delete(first.id)
+    assert deleted.id == first.id and deleted.deleted is True
+    assert [f.id for f in (await client.files.list()).data] == [second.id]
+    with pytest.raises(openai.NotFoundError) as err:
+        await client.files.retrieve(first.id)
+    assert err.value.body["type"] == "invalid_request_error"
 
 
 async def test_events_page_to_older_ones_with_after(client, clock, tmp_path):

@@ -6,7 +6,7 @@ connections, Retry-After honoured) and never repeats a billed create after an am
 create carries ``metadata["bt_request"]`` (a unique name, also in the store's intent); after a timeout, a
 dropped connection or a 5xx the jobs listed newest-first are searched for that tag (or, on a service that
 drops metadata, for the same model + training file + suffix among jobs that were not there before) over
-the same reconciliation window as DashScope's (``Platform.reconcile``): found, it is returned; not found,
+the same reconciliation window as DashScope's (one code: ``core.calls``): found, it is returned; not found,
 the outcome is :class:`core.errors.OutcomeUnknown` — never a second POST. A create refused up front (4xx,
 429, or a connection that never opened) is retried as a read is.
 
@@ -25,8 +25,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from bailian_tui.core.calls import CallDiscipline
 from bailian_tui.core.errors import PlatformError
-from bailian_tui.core.platform import (CallStats, JobRequest, Platform, RetryPolicy, _ProgressReader, _retry_after,
+from bailian_tui.core.platform import (CallStats, JobRequest, RetryPolicy, _ProgressReader, _retry_after,
                                         new_job_name)
 from bailian_tui.core.records import _clean_tree
 from bailian_tui.core.safetext import clean
@@ -50,7 +51,7 @@ class _EventTail:
     lines: list[str] = field(default_factory=list)
 
 
-class OpenAIProvider(ProviderBase):
+class OpenAIProvider(ProviderBase, CallDiscipline):
     def __init__(self, info: ProviderInfo, *, api_key: str | None, base_url: str, timeout: float = 60.0,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[None]] | None = None,
                  hyperparameters_form: str = "method", extra_hyperparameters: tuple[str, ...] = (),
@@ -113,39 +114,13 @@ class OpenAIProvider(ProviderBase):
             raise self._error(exc, op) from None
 
     async def _read(self, op: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        attempts = max(self.retry.attempts, 1)
-        for attempt in range(attempts):
-            try:
-                return await self._once(op, call)
-            except PlatformError as err:
-                if not err.retryable or attempt == attempts - 1:
-                    raise
-                self.stats.retries += 1
-                await self._sleep(self.retry.delay(attempt, getattr(err, "retry_after", None)))
-        raise AssertionError("unreachable")
+        """A call that is safe to repeat, retried as DashScope's are (core.calls)."""
+        return await self._retried(lambda: self._once(op, call))
 
-    async def _create(self, op: str, send: Callable[[], Awaitable[Any]],
-                      find: Callable[[], Awaitable[Any | None]], check: str) -> Any:
-        """A billed create: re-sent only after a refusal that proves nothing happened, never after an
-        ambiguity — then looked for over the reconciliation window, else the outcome is unknown."""
-        attempts = max(self.retry.attempts, 1)
-        for attempt in range(attempts):
-            try:
-                return await self._once(op, send)
-            except PlatformError as err:
-                if err.ambiguous:
-                    return await self.reconcile(op, find, check, first=err)
-                last = attempt == attempts - 1 or (err.not_sent and attempt + 1 >= self.retry.unreachable_attempts)
-                if not err.retryable or last:
-                    raise
-                self.stats.retries += 1
-                await self._sleep(self.retry.delay(attempt, getattr(err, "retry_after", None)))
-        raise AssertionError("unreachable")
-
-    async def reconcile(self, op: str, find: Callable[[], Awaitable[Any | None]], check: str,
-                        first: PlatformError | None = None, window: float | None = None) -> Any:
-        """The DashScope facade's reconciliation, the same rule and window for this provider (one code)."""
-        return await Platform.reconcile(self, op, find, check, first=first, window=window)  # type: ignore[arg-type]
+    async def _create_once(self, op: str, send: Callable[[], Awaitable[Any]],
+                           find: Callable[[], Awaitable[Any | None]], check: str) -> Any:
+        """A billed create through the one create-once rule both cloud providers share (core.calls)."""
+        return await self._create(op, lambda: self._once(op, send), find, check)
 
     # -- files -----------------------------------------------------------------------------------------
 
@@ -179,7 +154,7 @@ class OpenAIProvider(ProviderBase):
                                                       timeout=max(600.0, size / 100_000))
             return self._file(obj)
 
-        return await self._create("upload", send, lambda: self.find_upload(path.name, size, before),
+        return await self._create_once("upload", send, lambda: self.find_upload(path.name, size, before),
                                   check=f"look in Files of {self.info.label} for '{clean(path.name)}' ({size} bytes)")
 
     async def list_files(self, page_no: int = 1, page_size: int = 100) -> Page[RemoteFile]:
@@ -284,7 +259,7 @@ class OpenAIProvider(ProviderBase):
         async def send() -> Job:
             return self._job(await self._client.fine_tuning.jobs.create(**plain, extra_body=extra or None))
 
-        return await self._create("create fine-tune", send, lambda: self.find_job(body, before),
+        return await self._create_once("create fine-tune", send, lambda: self.find_job(body, before),
                                   check=f"look in Jobs of {self.info.label} for the job with metadata "
                                         f"{TAG}={clean(request.job_name or '')}")
 
