@@ -251,7 +251,9 @@ def _logs(ctx: Context) -> int:
         offset += len(page.lines)
         if job.status.finished and not page.lines:
             ctx.out.info(f"{name}: {job.status.value}" + (f" — {job.message}" if job.message else ""))
-            return EXIT_OK if job.status.value == "SUCCEEDED" else EXIT_FAILED
+            from bailian_tui.core.records import JobStatus
+
+            return EXIT_OK if job.status is JobStatus.SUCCEEDED else EXIT_FAILED
         time.sleep(1.0)
     return EXIT_OK
 

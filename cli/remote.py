@@ -984,7 +984,9 @@ def _deps_get(ctx: Context) -> int:
 async def _settle(ctx: Context, platform, dep, timeout: float):
     """Poll a deployment until it stops changing; RUNNING is success."""
     deadline = time.monotonic() + timeout
-    while dep.status.settling or dep.status.value == "UNKNOWN":
+    from bailian_tui.core.records import DeploymentStatus
+
+    while dep.status.settling or dep.status is DeploymentStatus.UNKNOWN:
         if time.monotonic() >= deadline:
             raise Failed(f"{dep.deployed_model} still {dep.status.value} after {timeout:g} s")
         ctx.out.info(f"{dep.deployed_model}: {dep.status.value}…")

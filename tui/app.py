@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Awaitable, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from textual import work
 from textual.app import App
 from textual.reactive import reactive
 
 from bailian_tui.core.config import Settings
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.errors import OutcomeUnknown, PlatformError
 from bailian_tui.core.records import JobStatus
+from bailian_tui.tui.failures import FAILED, Failed, passing, says_offline
 from bailian_tui.tui.commands import AppCommands
 from bailian_tui.tui.keymap import KEYMAP, PLACES
 
@@ -281,10 +282,8 @@ class BailianApp(App):
     @work(group="local-adopt", exit_on_error=False)
     async def _adopt(self, profile: str, path: str) -> None:
         member = self.fleet.member(profile)
-        try:
-            job = await member.provider.adopt_run(path)
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=15)
+        job = await self.run_core(lambda _service: member.provider.adopt_run(path), timeout=15, connection=False)
+        if job is FAILED:
             return
         key = job.job_id if profile == self.fleet.default else f"{profile}:{job.job_id}"
         self.watch_job(key)
@@ -304,10 +303,39 @@ class BailianApp(App):
         try:
             result = await operation
         except PlatformError as err:
-            if err.connection_lost or (err.status or 0) >= 500 or err.status in (401, 403):
+            if says_offline(err):
                 self.connection_problem = err.human()
             raise
         self.connection_problem = ""
+        return result
+
+    async def run_core(self, call: Callable[[Any], Awaitable[T]], *, show: Callable[[PlatformError], None] | None = None,
+                       title: str = "", timeout: float = 10, background: bool = False,
+                       connection: bool = True) -> T | Failed:
+        """The one place a screen's worker runs a core call: ``call(service)`` and its result, or ``FAILED``.
+
+        A failure (any ``PlatformError``: a refusal, an unknown outcome, a lost connection, no API key) is shown
+        once — by ``show(err)``, else as an error toast — and the connection line stays honest: offline only for
+        what says so about the connection (no answer, 5xx, 401/403), never for one object's 404; back when a
+        call works. ``background`` (a periodic refresh): a passing fault is left to the connection line, which
+        already says it, and the next round tries again. ``connection=False``: an operation that says nothing about the
+        connection either way (adopting a local run; an evaluation, whose failed requests count in its scores). The error text is
+        already made inert by the core (``PlatformError`` cleans every part); it is shown as plain text.
+        """
+        try:
+            result = await call(await self.service())
+        except PlatformError as err:
+            if connection and says_offline(err):
+                self.connection_problem = err.human()
+            if not (background and passing(err)):
+                if show is not None:
+                    show(err)
+                else:
+                    self.notify(err.human(), title=title, severity="error",
+                                timeout=max(timeout, 15) if isinstance(err, OutcomeUnknown) else timeout)
+            return FAILED
+        if connection:
+            self.connection_problem = ""
         return result
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,

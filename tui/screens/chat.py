@@ -9,7 +9,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Static
 
 from bailian_tui.tui.keymap import KEYMAP
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
 
 
@@ -54,18 +54,19 @@ class ChatScreen(BaseScreen):
 
     @work(exclusive=True, group="chat", exit_on_error=False)
     async def _reply(self, model: str, history: list[dict]) -> None:
-        service = await self.app.service()
         system = self.query_one("#chat-system", Input).value.strip()
         messages = ([{"role": "system", "content": system}] if system else []) + history
         block = self._add("assistant", "…")
         parts: list[str] = []
-        try:
+
+        async def stream(service) -> None:
             async for piece in service.platform.chat_stream(model, messages):
                 parts.append(piece)
                 block.update(Text("".join(parts)))
                 self.query_one("#chat-log", VerticalScroll).scroll_end(animate=False)
-        except PlatformError as err:
-            block.update(Text(err.human(), style="red"))
+
+        # The error shows inline, in the reply's place.
+        if await self.app.run_core(stream, show=lambda err: block.update(Text(err.human(), style="red"))) is FAILED:
             self.history.pop()  # the question was not answered: it can be asked again
             return
         self.history.append({"role": "assistant", "content": "".join(parts)})

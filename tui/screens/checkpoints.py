@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -11,7 +11,8 @@ from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.core.records import JobStatus
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.format import cells, escape
 from bailian_tui.tui.screens.prompt import PromptScreen
 
@@ -48,12 +49,10 @@ class CheckpointsScreen(ModalScreen[None]):
 
     @work(exclusive=True, group="ckpt", exit_on_error=False)
     async def _load(self) -> None:
-        service = await self.app.service()
         status = self.query_one("#ckpt-status", Static)
-        try:
-            checkpoints = await self.app.call(service.platform.list_checkpoints(self.job_id))
-        except PlatformError as err:
-            status.update(Text(err.human(), style="red"))
+        checkpoints = await self.app.run_core(lambda service: service.platform.list_checkpoints(self.job_id),
+                                              show=lambda err: status.update(Text(err.human(), style="red")))
+        if checkpoints is FAILED:
             return
         metrics = self._metrics()
         table = self.query_one("#ckpt-table", DataTable)
@@ -71,6 +70,14 @@ class CheckpointsScreen(ModalScreen[None]):
                                  c.model_name or "", f"{loss:.4f}" if loss is not None else "",
                                  f"{evaluation:.4f}" if evaluation is not None else ""), key=c.checkpoint)
         status.update("" if checkpoints else "No checkpoint saved yet (sft and efficient_sft save them).")
+
+    @on(DataTable.RowHighlighted, "#ckpt-table")
+    def _detail(self, event: DataTable.RowHighlighted) -> None:
+        """The whole model id of the checkpoint under the cursor (the table cuts it on a narrow terminal)."""
+        c = self.checkpoints.get(event.row_key.value) if event.row_key else None
+        if c is not None:
+            self.query_one("#ckpt-status", Static).update(Text.assemble(
+                (c.checkpoint, "bold"), f" · {c.status or '-'} · model {c.model_name or '(not exported yet)'}"))
 
     def _selected(self):
         return self.checkpoints.get(selected_key(self.query_one("#ckpt-table", DataTable)))
@@ -95,11 +102,8 @@ class CheckpointsScreen(ModalScreen[None]):
 
     @work(group="ckpt-export", exit_on_error=False)
     async def _export(self, checkpoint: str, name: str) -> None:
-        service = await self.app.service()
-        try:
-            await self.app.call(service.platform.export_checkpoint(self.job_id, checkpoint, name))
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=10)
+        if await self.app.run_core(
+                lambda service: service.platform.export_checkpoint(self.job_id, checkpoint, name)) is FAILED:
             return
         self.notify(f"exporting {checkpoint} as {name}")
         self._load()
@@ -113,7 +117,7 @@ class CheckpointsScreen(ModalScreen[None]):
                 self.app.current_service.routing.member_for_id(self.job_id).name
             self.app.push_screen(ChatScreen(checkpoint.model_name))  # a checkpoint is a chat model there
             return
-        if checkpoint is None or not checkpoint.model_name or checkpoint.status != "SUCCEEDED":
+        if checkpoint is None or not checkpoint.model_name or JobStatus.parse(checkpoint.status) is not JobStatus.SUCCEEDED:
             self.notify("export the checkpoint first and wait until it is SUCCEEDED", severity="warning")
             return
         from bailian_tui.tui.screens.deploy_form import DeployScreen

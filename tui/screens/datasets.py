@@ -19,7 +19,7 @@ from bailian_tui.core.data.index import RecordSource
 from bailian_tui.core.data.preview import Preview, detect, preview
 from rich.text import Text
 
-from bailian_tui.tui.format import escape, local_name, local_text, size_text
+from bailian_tui.tui.format import escape, local_name, local_text, middle, size_text
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.prompt import PromptScreen
 from bailian_tui.tui.widgets.conversation import ConversationView, RawView
@@ -37,6 +37,23 @@ class DataTree(DirectoryTree):
 
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in DATA_SUFFIXES)]
+
+    def render_label(self, node, base_style, style):
+        """A name wider than the pane is shortened in the middle, so both ends stay (`样例_内科…1020.csv` and
+        `样例_内科…head40.csv` are told apart); the peek line under the tree has the whole name."""
+        text = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if room <= 4 or text.cell_len <= room:
+            return text
+        short = middle(text.plain, room)
+        if "…" in text.plain:  # a name with an ellipsis of its own: shortened all the same, unstyled
+            return Text(short, style=base_style)
+        head = short.index("…")  # keep the styles of both ends (icon, folder/file, extension)
+        tail = len(short) - head - 1
+        return text[:head] + Text("…", style=base_style) + text[len(text.plain) - tail:]
 
 
 class DatasetsScreen(BaseScreen):

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.core.hyperparams import LORA_TYPES
 from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.screens.confirm import ConfirmScreen
@@ -50,11 +50,10 @@ class DeployScreen(ModalScreen[bool]):
 
     @work(exclusive=True, group="deploy-models", exit_on_error=False)
     async def _load(self) -> None:
-        service = await self.app.service()
-        try:
-            rows = await self.app.call(service.job_rows())
-        except PlatformError as err:
-            self.query_one("#deploy-status", Static).update(f"[red]{err.human()}[/]")
+        status = self.query_one("#deploy-status", Static)
+        rows = await self.app.run_core(lambda service: service.job_rows(),
+                                       show=lambda err: status.update(Text(err.human(), style="red")))
+        if rows is FAILED:
             return
         succeeded = [r.job for r in rows if r.job.finetuned_output and r.job.status is JobStatus.SUCCEEDED]
         self.training_types = {job.finetuned_output: job.training_type for job in succeeded}
@@ -95,13 +94,16 @@ class DeployScreen(ModalScreen[bool]):
 
     @work(exclusive=True, group="deploy", exit_on_error=False)
     async def _deploy(self, model: str, capacity: int, plan: str | None, suffix: str | None) -> None:
-        service = await self.app.service()
-        self.query_one("#deploy-status", Static).update("deploying…")
-        try:
-            created = await self.app.call(service.create_deployment(model, capacity, plan=plan, suffix=suffix))
-        except PlatformError as err:
+        status = self.query_one("#deploy-status", Static)
+        status.update("deploying…")
+
+        def refused(err) -> None:
             hint = " — deploy it again with a suffix" if err.status == 409 else ""
-            self.query_one("#deploy-status", Static).update(Text(f"{err.human()}{hint}", style="red"))
+            status.update(Text(f"{err.human()}{hint}", style="red"))
+
+        created = await self.app.run_core(
+            lambda service: service.create_deployment(model, capacity, plan=plan, suffix=suffix), show=refused)
+        if created is FAILED:
             return
         deployment = created.item
         self.notify(created.message or f"deploying {deployment.deployed_model} ({deployment.status.value})")

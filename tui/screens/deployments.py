@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui import format as fmt
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
@@ -50,16 +50,19 @@ class DeploymentsScreen(BaseScreen):
     @work(exclusive=True, group="deployments", exit_on_error=False)
     async def _refresh(self) -> None:
         settling = False
-        try:
-            service = await self.app.service()
+
+        async def fetch(service) -> list:
             if self.app.scheduler is not None:
                 await self.app.scheduler.pace()
-            deployments = await self.app.call(service.platform.all_deployments())
+            deployments = await service.platform.all_deployments()
             if hasattr(service.platform, "served_models"):  # OpenAI-compatible: served with no deployment
-                deployments = deployments + await self.app.call(service.platform.served_models())
-        except PlatformError:
-            deployments = None
-        if deployments is not None:
+                deployments = deployments + await service.platform.served_models()
+            return deployments
+
+        # A passing fault is the connection line's to say; a refusal (a 401, a 4xx) shows under the table.
+        deployments = await self.app.run_core(fetch, background=True, show=lambda err: self.query_one(
+            "#dep-detail", Static).update(Text(err.human(), style="red")))
+        if deployments is not FAILED:
             settling = any(d.status.settling for d in deployments)
             self.post_message(self.Refreshed(deployments))
         if self._timer is not None:
@@ -142,11 +145,7 @@ class DeploymentsScreen(BaseScreen):
 
     @work(group="dep-actions", exit_on_error=False)
     async def _scale(self, name: str, capacity: int) -> None:
-        service = await self.app.service()
-        try:
-            await self.app.call(service.platform.scale_deployment(name, capacity))
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=10)
+        if await self.app.run_core(lambda service: service.platform.scale_deployment(name, capacity)) is FAILED:
             return
         self.notify(f"scaling {name} to {capacity}")
         self._refresh()
@@ -162,11 +161,7 @@ class DeploymentsScreen(BaseScreen):
 
     @work(group="dep-actions", exit_on_error=False)
     async def _undeploy(self, name: str) -> None:
-        service = await self.app.service()
-        try:
-            await self.app.call(service.platform.delete_deployment(name))
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=10)
+        if await self.app.run_core(lambda service: service.platform.delete_deployment(name)) is FAILED:
             return
         self.notify(f"deleting {name}")
         self._refresh()

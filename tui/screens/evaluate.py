@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 
 from bailian_tui.core.data.errors import DataFileError
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
 
 
@@ -63,19 +64,26 @@ class EvaluateScreen(BaseScreen):
     async def _evaluate(self, split: Path, models: list[str]) -> None:
         from bailian_tui.core.evaluate import evaluate, load_questions, read_results, results_path
 
-        service = await self.app.service()
         bar = self.query_one("#eval-progress", ProgressBar)
-        try:
-            split = await self._converted(split)
-            summary = await evaluate(service.platform, split, models, concurrency=4,
+
+        async def run(service):
+            converted = await self._converted(split)
+            summary = await evaluate(service.platform, converted, models, concurrency=4,
                                      progress=lambda done, total: bar.update(total=total, progress=done),
                                      cancelled=lambda: self.stop)
-            self.questions = load_questions(split)
+            return converted, summary, load_questions(converted)
+
+        try:
+            # Each model's failed requests are counted in its own score (core.evaluate), so the run says nothing
+            # about the connection either way: the connection line is left as it was.
+            outcome = await self.app.run_core(run, connection=False)
         except DataFileError as err:
             self.notify(str(err), severity="error", timeout=10)
-            self.running = False
-            return
+            outcome = FAILED
         self.running = False
+        if outcome is FAILED:
+            return
+        split, summary, self.questions = outcome
         self.rows = read_results(results_path(split, models))
         scores = self.query_one("#eval-scores", DataTable)
         scores.clear()

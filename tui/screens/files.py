@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.format import ago, cells, escape, size_text
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
@@ -49,12 +49,10 @@ class FilesScreen(BaseScreen):
 
     @work(exclusive=True, group="files", exit_on_error=False)
     async def _refresh_files(self) -> None:
-        try:
-            service = await self.app.service()
-            files = await self.app.call(service.platform.all_files())
-        except PlatformError as err:
-            self.query_one("#files-quota", Static).update(Text(err.human(), style="red"))
-        else:
+        quota = self.query_one("#files-quota", Static)
+        files = await self.app.run_core(lambda service: service.platform.all_files(),
+                                        show=lambda err: quota.update(Text(err.human(), style="red")))
+        if files is not FAILED:
             self.post_message(self.FilesRefreshed(files))
 
     @on(FilesRefreshed)
@@ -109,16 +107,14 @@ class FilesScreen(BaseScreen):
 
     @work(group="files-delete", exit_on_error=False)
     async def _delete(self, f) -> None:
-        try:
-            service = await self.app.service()
-            await self.app.call(service.platform.delete_file(f.file_id))
+        async def delete(service) -> None:
+            await service.platform.delete_file(f.file_id)
             if hasattr(service, "fleet"):  # the store of the profile the file lives on, by its own id
                 member = service.member_for(f.file_id)
                 member.service.store.forget_upload(f.file_id.removeprefix(f"{member.name}:"))
             else:
                 service.store.forget_upload(f.file_id)
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=10, markup=False)
-        else:
+
+        if await self.app.run_core(delete) is not FAILED:
             self.notify(f"deleted {f.name}", markup=False)
         self._refresh_files()

@@ -12,9 +12,9 @@ from textual.widgets import DataTable, Input
 
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.widgets.tables import selected_key
-from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.records import JobStatus
 from bailian_tui.tui import format as fmt
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.messages import JobGlanced, JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
@@ -100,21 +100,21 @@ class JobsScreen(BaseScreen):
     @work(exclusive=True, group="jobs", exit_on_error=False)
     async def _refresh_jobs(self) -> None:
         try:
-            service = await self.app.service()
-            pace = self.app.scheduler.pace if self.app.scheduler is not None else None
-            rows = await self.app.call(service.job_rows(pace=pace))  # every page spends the one request budget
-        except PlatformError as err:
-            if err.status in (401, 403):  # not a passing fault: say it here, in full, with the hint
-                self.notify(err.human(), title="jobs", severity="error", timeout=30)
-            # otherwise the connection line says so; the next round tries again
-        else:
-            if self.app.scheduler is not None:  # running jobs nobody watches: latest progress and loss too
-                self.app.scheduler.glance(r.job.job_id for r in rows if r.job.status is JobStatus.RUNNING)
-            self.post_message(self.JobsRefreshed(rows))
+            # Every page spends the one request budget. A passing fault is the connection line's to say (the next
+            # round tries again); anything else — a 401/403, a refusal — is said here, in full, with the hint.
+            rows = await self.app.run_core(lambda service: service.job_rows(pace=self._pace()), title="jobs",
+                                           timeout=30, background=True)
+            if rows is not FAILED:
+                if self.app.scheduler is not None:  # running jobs nobody watches: latest progress and loss too
+                    self.app.scheduler.glance(r.job.job_id for r in rows if r.job.status is JobStatus.RUNNING)
+                self.post_message(self.JobsRefreshed(rows))
         finally:
             if self._timer is not None:  # exactly one pending refresh, however often we are asked
                 self._timer.stop()
             self._timer = self.set_timer(self.REFRESH_SECONDS, self._refresh_jobs)
+
+    def _pace(self):
+        return self.app.scheduler.pace if self.app.scheduler is not None else None
 
     @on(JobsRefreshed)
     def _got_jobs(self, message: JobsRefreshed) -> None:
@@ -312,10 +312,10 @@ class JobsScreen(BaseScreen):
         if routing is None or not routing.capabilities_for(job.job_id).pause:
             self.notify("this job's provider does not offer pause/resume", severity="warning")
             return
-        if job.status.value not in ("RUNNING", "PAUSED"):
+        if job.status not in (JobStatus.RUNNING, JobStatus.PAUSED):
             self.notify(f"{job.job_id} is {job.status.value}: only a running job pauses", severity="warning")
             return
-        self._act(job.job_id, "resume" if job.status.value == "PAUSED" else "pause")
+        self._act(job.job_id, "resume" if job.status is JobStatus.PAUSED else "pause")
 
     def action_cancel_job(self) -> None:
         job = self.selected()
@@ -341,19 +341,11 @@ class JobsScreen(BaseScreen):
 
     @work(group="job-actions", exit_on_error=False)
     async def _act(self, job_id: str, what: str) -> None:
-        service = await self.app.service()
-        try:
-            if what == "cancel":
-                await self.app.call(service.platform.cancel_job(job_id))
-                self.app.scheduler.poll_soon(job_id)
-            elif what in ("pause", "resume"):
-                await self.app.call(getattr(service.platform, f"{what}_job")(job_id))
-                self.app.scheduler.poll_soon(job_id)
-            else:
-                await self.app.call(service.platform.delete_job(job_id))
-                self.app.unwatch_job(job_id)
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=10)
+        if await self.app.run_core(lambda service: getattr(service.platform, f"{what}_job")(job_id)) is FAILED:
             return
+        if what == "delete":
+            self.app.unwatch_job(job_id)
+        else:  # cancel, pause, resume: see the new status soon
+            self.app.scheduler.poll_soon(job_id)
         self.notify(f"{what} {job_id}: done")
         self._refresh_jobs()

@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.widgets import Log, Static
 
 from bailian_tui.tui.keymap import KEYMAP
-from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.monitor import LogTail
 from bailian_tui.tui.format import escape
 from bailian_tui.tui.messages import JobPolled
@@ -53,13 +52,9 @@ class LogScreen(BaseScreen):
 
     @work(exclusive=True, group="log", exit_on_error=False)
     async def _load(self) -> None:
-        service = await self.app.service()
         tail = self.tail()
-        try:
-            await self.app.call(tail.fetch(service.platform))
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=10)
-        self._append()
+        await self.app.run_core(lambda service: tail.fetch(service.platform))
+        self._append()  # what the tail holds, even when this fetch failed
 
     @on(JobPolled)
     def _polled(self, message: JobPolled) -> None:

@@ -18,6 +18,7 @@ from bailian_tui.core.errors import PlatformError
 from bailian_tui.core.hyperparams import PARAMS, PRESETS, SUPPORT_MATRIX, defaults_for
 from bailian_tui.core.platform import JobRequest
 from bailian_tui.core.providers import openai_hp
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
 
@@ -329,12 +330,10 @@ class NewJobScreen(BaseScreen):
 
     @work(exclusive=True, group="job-files", exit_on_error=False)
     async def _load_files(self) -> None:
-        service = await self.app.service()
-        try:
-            self.files = await self.app.call(service.platform.all_files())
-        except PlatformError as err:
-            self.notify(err.human(), severity="error")
+        files = await self.app.run_core(lambda service: service.platform.all_files(), timeout=5)
+        if files is FAILED:
             return
+        self.files = files
         self._set_file_options()
         wanted = getattr(self, "_select_after_load", None)
         if wanted in {f.file_id for f in self.files}:
@@ -530,16 +529,15 @@ class NewJobScreen(BaseScreen):
 
     @work(exclusive=True, group="job-create", exit_on_error=False)
     async def _create(self, request: JobRequest) -> None:
-        service = await self.app.service()
-        try:
+        def create(service):
             if hasattr(service, "fleet") and self.profile is not None:
-                created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset,
-                                                                         profile=self.profile.name))
-            else:
-                created = await self.app.call(service.create_job_outcome(request, dataset=self.dataset))
-        except PlatformError as err:
-            self.notify(err.human(), severity="error", timeout=15)
+                return service.create_job_outcome(request, dataset=self.dataset, profile=self.profile.name)
+            return service.create_job_outcome(request, dataset=self.dataset)
+
+        created = await self.app.run_core(create, timeout=15)
+        if created is FAILED:
             return
+        service = self.app.current_service
         job = created.item
         remembered = service.store.pref("new-job", {})
         prefix = f"{self.profile.name}/" if self.openai else ""  # DashScope keys stay as they were

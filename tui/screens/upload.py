@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, ProgressBar, Static
 
 from bailian_tui.core.data.scan import Scan, validate_file
-from bailian_tui.core.errors import PlatformError
+from bailian_tui.tui.failures import FAILED
 from bailian_tui.core.safetext import clean
 from bailian_tui.tui.format import local_name, local_text
 
@@ -89,14 +89,11 @@ class UploadScreen(ModalScreen[str | None]):
     async def _check_existing(self) -> None:
         self.state = "checking"
         self._status("looking for an identical upload…")
-        service = await self.app.service()
-        try:
-            extra = {"profile": self.profile} if self.profile and hasattr(service, "fleet") else {}
-            self.existing = await self.app.call(service.existing_upload(self.path, **extra))
-        except PlatformError as err:
-            self._status(f"[b red]{escape(err.human())}[/]")
-            self.state = "failed"
+        existing = await self.app.run_core(lambda service: service.existing_upload(self.path, **self._where(service)),
+                                           show=self._failed)
+        if existing is FAILED:
             return
+        self.existing = existing
         if self.existing is not None:
             self.state = "existing"
             self._status(f"These exact bytes are already uploaded as [b]{self.existing.file_id}[/] "
@@ -113,17 +110,20 @@ class UploadScreen(ModalScreen[str | None]):
         self.state = "uploading"
         self._status("uploading…")
         bar = self.query_one("#upload-progress", ProgressBar)
-        service = await self.app.service()
-        try:
-            extra = {"profile": self.profile} if self.profile and hasattr(service, "fleet") else {}
-            result = await self.app.call(service.upload(
-                self.path, force=force, on_progress=lambda sent, total: bar.update(total=total, progress=sent),
-                **extra))
-        except PlatformError as err:
-            self.state = "failed"
-            self._status(f"[b red]{escape(err.human())}[/]")
+        result = await self.app.run_core(lambda service: service.upload(
+            self.path, force=force, on_progress=lambda sent, total: bar.update(total=total, progress=sent),
+            **self._where(service)), show=self._failed)
+        if result is FAILED:
             return
         self._finish(result.file.file_id, reused=result.reused)
+
+    def _where(self, service) -> dict:
+        """The profile chosen for this upload, when the service has several."""
+        return {"profile": self.profile} if self.profile and hasattr(service, "fleet") else {}
+
+    def _failed(self, err) -> None:
+        self.state = "failed"
+        self._status(f"[b red]{escape(err.human())}[/]")
 
     def _finish(self, file_id: str, reused: bool) -> None:
         self.state, self.file_id = "done", file_id

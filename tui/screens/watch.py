@@ -247,13 +247,9 @@ class WatchScreen(BaseScreen):
             return
 
         async def cancel() -> None:
-            from bailian_tui.core.errors import PlatformError
+            from bailian_tui.tui.failures import FAILED
 
-            service = await self.app.service()
-            try:
-                await self.app.call(service.platform.cancel_job(job.job_id))
-            except PlatformError as err:
-                self.notify(err.human(), severity="error", timeout=10)
+            if await self.app.run_core(lambda service: service.platform.cancel_job(job.job_id)) is FAILED:
                 return
             self.app.scheduler.poll_soon(job.job_id)
             self.notify(f"cancelling {job.job_id}")
