@@ -23,12 +23,10 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_watch import KEY, SERVER, free_port, setup_jobs  # noqa: E402
+from bench.bench_watch import KEY, SimProcess, setup_jobs  # noqa: E402
 
 
 def watch_into_pipe(env: dict, ids: list[str], seconds: float, count_requests) -> dict:
@@ -71,27 +69,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), KEY], stdout=subprocess.PIPE, text=True,
-                              cwd=ROOT)
-    server.stdout.readline()
-    base = f"http://127.0.0.1:{port}/api/v1"
-
-    def count_requests() -> int:
-        reply = httpx.post(f"http://127.0.0.1:{port}/_sim/clock", json={"advance": 0},
-                           headers={"Authorization": f"Bearer {KEY}"})
-        return int(reply.json()["output"]["requests"]) - 1
-
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            ids = asyncio.run(setup_jobs(base, args.jobs, Path(tmp)))
-            env = {**os.environ, "DASHSCOPE_HTTP_BASE_URL": base, "DASHSCOPE_API_KEY": KEY,
-                   "XDG_CONFIG_HOME": str(Path(tmp) / "cfg"), "BAILIAN_TUI_STATE_DIR": str(Path(tmp) / "state")}
-            runs = [watch_into_pipe(env, ids, args.seconds, count_requests) for _ in range(args.runs)]
-            baseline = separate_processes(env, ids, min(args.seconds, 30), count_requests)
-    finally:
-        server.terminate()
-        server.wait(10)
+    with SimProcess() as sim, tempfile.TemporaryDirectory() as tmp:
+        ids = asyncio.run(setup_jobs(sim.base, args.jobs, Path(tmp)))
+        env = {**os.environ, "DASHSCOPE_HTTP_BASE_URL": sim.base, "DASHSCOPE_API_KEY": KEY,
+               "XDG_CONFIG_HOME": str(Path(tmp) / "cfg"), "BAILIAN_TUI_STATE_DIR": str(Path(tmp) / "state")}
+        runs = [watch_into_pipe(env, ids, args.seconds, sim.requests) for _ in range(args.runs)]
+        baseline = separate_processes(env, ids, min(args.seconds, 30), sim.requests)
     rate = statistics.median(r["requests_per_second"] for r in runs)
     first = statistics.median(r["first_line"] for r in runs if r["first_line"] is not None)
     lines = statistics.median(r["lines"] for r in runs)

@@ -57,7 +57,9 @@ def start(session: str, size: str, command: str, env: dict[str, str]) -> float:
     keep += [f"{k}={v}" for k, v in env.items()] + ["TERM=xterm-256color"]
     began = time.perf_counter()
     for _ in range(3):
-        if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", cols, "-y", rows, "env", *keep,
+        # Started in a neutral folder: `python -m bailian_tui` puts the working folder first on sys.path, so from
+        # the repository root a --baseline run would import this checkout (bench_tui.py does the same).
+        if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-c", "/", "-x", cols, "-y", rows, "env", *keep,
                            "sh", "-c", command + "; sleep 60"], capture_output=True).returncode == 0:
             return began
         time.sleep(0.2)

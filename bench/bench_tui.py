@@ -1,6 +1,6 @@
 """What a person feels in a real terminal: from process start (or a key press) to text on screen, in tmux.
 
-    python bench/bench_tui.py [--runs 5] [--size 80x24] [--baseline DIR]
+    python bench/bench_tui.py [--runs 5] [--size 80x24] [--baseline DIR] [--settle 2]
 
 --baseline DIR: also time the app whose `bailian_tui` package sits in DIR (e.g. an export of main laid out
 as DIR/bailian_tui/{core,tui,simulator}), interleaved run by run with this one, and print the ratios —
@@ -91,7 +91,7 @@ def scratch(prefix: str):
                 time.sleep(0.2)
 
 
-def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, float]:
+def one_run(size: str, state: Path, pythonpath: str | None = None, settle: float = 2.0) -> dict[str, float]:
     session = f"bt-{uuid.uuid4().hex[:8]}"
     cols, rows = size.split("x")
     env = [f"{k}={v}" for k, v in os.environ.items() if k in ("PATH", "HOME", "VIRTUAL_ENV")]
@@ -101,8 +101,10 @@ def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, 
     command = f"{sys.executable} -m bailian_tui --demo; sleep 60"
     start = time.perf_counter()
     for attempt in range(3):  # a tmux server that is just starting sometimes refuses the first session
-        if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", cols, "-y", rows, "env", *env,
-                           "sh", "-c", command], capture_output=True).returncode == 0:
+        # Started in the state folder, never the checkout: `python -m bailian_tui` puts the working folder first
+        # on sys.path, so from the repository root the --baseline run would import this checkout, not DIR.
+        if subprocess.run(["tmux", "new-session", "-d", "-s", session, "-c", str(state), "-x", cols, "-y", rows,
+                           "env", *env, "sh", "-c", command], capture_output=True).returncode == 0:
             break
         time.sleep(0.2)
         start = time.perf_counter()
@@ -112,7 +114,7 @@ def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, 
         if first is None:
             raise SystemExit("the first frame never came")
         results["first frame (launch → job list header)"] = first
-        time.sleep(2.0)  # let the SDK and tokenizer load, as a person reading the list would
+        time.sleep(settle)  # a person reading the list; the SDK and tokenizer load meanwhile (--settle)
         for label, keys, text in TOUR:
             if text in screen(session):  # the previous screen must be gone first
                 raise SystemExit(f"{label}: {text!r} already on screen")
@@ -128,27 +130,43 @@ def one_run(size: str, state: Path, pythonpath: str | None = None) -> dict[str, 
     return results
 
 
+def check_baseline(baseline: str) -> None:
+    """Refuse a baseline that would not be measured: DIR must hold the `bailian_tui` the baseline runs import
+    (an editable install of this checkout is found first unless DIR's package is complete)."""
+    with tempfile.TemporaryDirectory(prefix="bench-tui-") as where:
+        found = subprocess.run([sys.executable, "-c", "import bailian_tui.tui; print(bailian_tui.tui.__file__)"],
+                               cwd=where, env={**os.environ, "PYTHONPATH": baseline}, capture_output=True, text=True)
+    tui = Path(found.stdout.strip() or "?").resolve()
+    if not tui.is_relative_to(Path(baseline).resolve()):
+        raise SystemExit(f"--baseline {baseline}: the baseline would import {tui}, not its own copy (lay it out "
+                         "as DIR/bailian_tui/{core,tui,simulator,cli})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size", default="80x24")
     parser.add_argument("--baseline", default=None)
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="seconds between the first frame and the first key (default 2: on a busy machine the "
+                             "SDK and tokenizer may still be loading then; a larger value times the visits alone)")
     args = parser.parse_args()
     precompile(ROOT)
     if args.baseline:
+        check_baseline(args.baseline)
         precompile(args.baseline)
     runs: list[dict[str, float]] = []
     base: list[dict[str, float]] = []
     for n in range(args.runs):
         with scratch("bench-tui-") as state:
-            runs.append(one_run(args.size, Path(state)))
+            runs.append(one_run(args.size, Path(state), settle=args.settle))
         print(f"run {n + 1}: " + ", ".join(f"{v:.3f}" for v in runs[-1].values()), flush=True)
         if args.baseline:
             with scratch("bench-tui-") as state:
-                base.append(one_run(args.size, Path(state), args.baseline))
+                base.append(one_run(args.size, Path(state), args.baseline, args.settle))
             print(f"base {n + 1}: " + ", ".join(f"{v:.3f}" for v in base[-1].values()), flush=True)
     print(f"# {os.cpu_count()} cores · Python {sys.version.split()[0]} · {time.strftime('%Y-%m-%d')} · {args.size}"
-          f" · load {os.getloadavg()[0]:.1f}")
+          f" · load {os.getloadavg()[0]:.1f} · first key {args.settle:g} s after the first frame")
     for label in runs[0]:
         ours = statistics.median(r[label] for r in runs)
         line = f"{label:42s} median {ours * 1000:6.0f} ms"

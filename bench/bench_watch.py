@@ -47,6 +47,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class SimProcess:
+    """The simulator in its own process (so what is measured here spends only its own CPU); ``requests()``
+    is how many requests it has served, asked through its admin endpoint — what the server saw."""
+
+    def __enter__(self) -> "SimProcess":
+        self.port = free_port()
+        self._proc = subprocess.Popen([sys.executable, "-c", SERVER, str(self.port), KEY], stdout=subprocess.PIPE,
+                                      text=True, cwd=ROOT)
+        self._proc.stdout.readline()
+        self.base = f"http://127.0.0.1:{self.port}/api/v1"
+        return self
+
+    def requests(self) -> int:
+        reply = httpx.post(f"http://127.0.0.1:{self.port}/_sim/clock", json={"advance": 0},
+                           headers={"Authorization": f"Bearer {KEY}"})
+        return int(reply.json()["output"]["requests"]) - 1  # minus this call itself
+
+    def __exit__(self, *exc) -> None:
+        self._proc.terminate()
+        self._proc.wait(10)
+
+
 async def setup_jobs(base: str, n: int, work: Path) -> list[str]:
     from bailian_tui.core.platform import JobRequest, Platform
     from tests.conftest import write_chatml
@@ -60,6 +82,11 @@ async def setup_jobs(base: str, n: int, work: Path) -> list[str]:
                                                                          "logging_steps": 1}))
             ids.append(job.job_id)
         return ids
+
+
+def member_scheduler(app):
+    """The app's one provider's scheduler (the app runs a fleet of schedulers, one per profile; here one)."""
+    return app.scheduler.fleet.member().scheduler
 
 
 def cpu_seconds() -> float:
@@ -88,7 +115,7 @@ async def watch(base: str, ids: list[str], seconds: float, work: Path, count_req
                 seen[job.job_id] = time.perf_counter()
             original(update)
 
-        app.scheduler.on_update = spy
+        member_scheduler(app).on_update = spy
         for job_id in ids:
             app.watch_job(job_id)
         await pilot.press("v")  # the watch view: every panel rendering
@@ -124,8 +151,8 @@ async def watch(base: str, ids: list[str], seconds: float, work: Path, count_req
             latencies.append((time.perf_counter() - k0) * 1000)
             await asyncio.sleep(0.05)
         result["keypress_ms"] = latencies
-        result["budget"] = app.scheduler.rate
-        result["cycle_s"] = len(ids) * 2 / app.scheduler.rate
+        result["budget"] = member_scheduler(app).rate
+        result["cycle_s"] = len(ids) * 2 / member_scheduler(app).rate
     return result
 
 
@@ -146,7 +173,7 @@ async def job_list_only(base: str, ids: list[str], seconds: float, work: Path, c
         filled = sum(1 for job_id in ids if str(table.get_row(job_id)[4]).strip())
         return {"requests_per_second": (count_requests() - start_requests) / elapsed,
                 "cpu_percent": (cpu_seconds() - start_cpu) / elapsed * 100, "rows_with_loss": filled,
-                "budget": app.scheduler.rate, "glance_interval": app.scheduler.glance_interval()}
+                "budget": member_scheduler(app).rate, "glance_interval": member_scheduler(app).glance_interval()}
 
 
 def cli_streams(base: str, ids: list[str], seconds: float, count_requests) -> dict:
@@ -177,19 +204,8 @@ def main() -> None:
     parser.add_argument("--none-watched", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bt-watch-"))
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), KEY], stdout=subprocess.PIPE, text=True,
-                              cwd=ROOT)
-    server.stdout.readline()
-    base = f"http://127.0.0.1:{port}/api/v1"
-
-    def count_requests() -> int:
-        # Ask the simulator through its admin endpoint how many requests it has served.
-        reply = httpx.post(f"http://127.0.0.1:{port}/_sim/clock", json={"advance": 0},
-                           headers={"Authorization": f"Bearer {KEY}"})
-        return int(reply.json()["output"]["requests"]) - 1  # minus this call itself
-
-    try:
+    with SimProcess() as sim:
+        base, count_requests = sim.base, sim.requests
         ids = asyncio.run(setup_jobs(base, args.jobs, work))
         if args.none_watched:
             listed = asyncio.run(job_list_only(base, ids, args.seconds, work, count_requests))
@@ -202,9 +218,6 @@ def main() -> None:
             return
         ours = asyncio.run(watch(base, ids, args.seconds, work, count_requests))
         theirs = cli_streams(base, ids[5:], min(args.seconds, 30), count_requests)
-    finally:
-        server.terminate()
-        server.wait()
     keys = ours.pop("keypress_ms")
     print(f"# {os.uname().nodename} · {os.cpu_count()} cores · Python {sys.version.split()[0]} · "
           f"{time.strftime('%Y-%m-%d')}")

@@ -292,28 +292,27 @@ def _cancel(ctx: Context) -> int:
 
 
 def _adopt(ctx: Context) -> int:
-    from bailian_tui.core.errors import PlatformError
-
-    p = provider(ctx)
-    try:
-        job = run_async(p.adopt_run(ctx.args.path, ctx.args.name))
-    except PlatformError as err:
-        raise UsageError(err.human()) from None
-    ctx.out.emit(_job_row(job)) if ctx.out.json else \
-        ctx.out.line(f"{job.job_id}  {job.status.value}  pid {job.raw.get('pid') or '-'}  log {job.raw.get('log')}")
-    return EXIT_OK
+    return _one_job(ctx, lambda p: p.adopt_run(ctx.args.path, ctx.args.name),
+                    lambda job: f"{job.job_id}  {job.status.value}  pid {job.raw.get('pid') or '-'}  "
+                                f"log {job.raw.get('log')}")
 
 
 def _export(ctx: Context) -> int:
+    return _one_job(ctx, lambda p: p.export_model(ctx.args.name, ctx.args.format),
+                    lambda job: f"{job.job_id}  {job.status.value}  (bailian-tui local logs {job.job_id} -f)")
+
+
+def _one_job(ctx: Context, call, line) -> int:
+    """Run one provider call that answers with a job (adopt, export): a refusal is a usage error (exit 2);
+    the job is printed as a JSON row, or as ``line(job)``."""
     from bailian_tui.core.errors import PlatformError
 
     p = provider(ctx)
     try:
-        job = run_async(p.export_model(ctx.args.name, ctx.args.format))
+        job = run_async(call(p))
     except PlatformError as err:
         raise UsageError(err.human()) from None
-    ctx.out.emit(_job_row(job)) if ctx.out.json else \
-        ctx.out.line(f"{job.job_id}  {job.status.value}  (bailian-tui local logs {job.job_id} -f)")
+    ctx.out.emit(_job_row(job)) if ctx.out.json else ctx.out.line(line(job))
     return EXIT_OK
 
 

@@ -489,8 +489,10 @@ class SimServer:
         # Late commits: (due simulated time, handler, request handler, body, groups), applied on later requests.
         self._late: list[tuple[float, Callable, Any, Any, tuple]] = []
         # Held creates: a test sets ``hold_path`` ("/fine-tunes", "/files", "/deployments"), waits for
-        # ``create_arrived``, kills its client, then sets ``release``; the create then takes effect.
+        # ``create_arrived``, kills its client, then sets ``release``; the create then takes effect — or,
+        # with ``hold_commits`` False, is lost (a gateway that dropped it): nothing is made, no answer.
         self.hold_path: str | None = None
+        self.hold_commits = True
         self.create_arrived = threading.Event()
         self.release = threading.Event()
 
@@ -499,6 +501,8 @@ class SimServer:
             return
         self.create_arrived.set()
         self.release.wait(timeout=60)
+        if not self.hold_commits:
+            raise _Drop()
 
     def defer_create(self, h: "_Handler", handler: Callable, body: Any, groups: tuple) -> bool:
         """Fault mode ``late_commit``: answer 504 (or drop) now, commit ``late_commit`` simulated seconds later."""

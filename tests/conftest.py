@@ -160,3 +160,10 @@ def manual_demo(tmp_path):
     point_at_demo(settings, server)
     yield BailianApp(settings), server, clock
     server.stop()
+
+
+def pytest_addoption(parser):
+    # 10 per mode in the suite (12 modes, ~40 s on a busy 2-core machine); the 50 per mode take ~3 min:
+    # `pytest tests/test_interrupted_many.py --interrupted-runs 50 -rP` (figures in docs/benchmarks.md).
+    parser.addoption("--interrupted-runs", type=int, default=10, metavar="N",
+                     help="runs per mode of the repeated interrupted-create test (tests/test_interrupted_many.py)")

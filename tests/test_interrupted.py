@@ -3,6 +3,10 @@
 The simulator holds the POST (``hold_path``) and says when it arrived (``create_arrived``): the test kills
 the client at that moment, then lets the server commit, as a real server would for a request already
 received. The second run must find what the first made through the intent it left in the store.
+
+These run the console entry point itself (``python -m bailian_tui``), once per case; the same kills repeated
+50 times per mode (job / upload / deployment × SIGKILL / SIGHUP × server commits / loses the request) run
+through a zygote that forks the CLI (tests/test_interrupted_many.py).
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -79,25 +82,6 @@ def test_killed_upload_then_again_uploads_once(sim, env, tmp_path):
     assert len(sim.state.files) == 1 and len(sim.state.jobs) == 1
 
 
-DEPLOY = textwrap.dedent("""
-    import asyncio, sys
-    from bailian_tui.core import config
-    from bailian_tui.core.platform import Platform
-    from bailian_tui.core.service import Service
-    from bailian_tui.core.store import Store
-
-    async def main():
-        settings = config.load()
-        store = Store(settings.state_dir / "state.db", endpoint=settings.base_url or "default")
-        async with Platform.from_settings(settings) as platform:
-            created = await Service(platform, store).create_deployment(sys.argv[1], 1)
-        print(created.item.deployed_model)
-        print(created.message or "", file=sys.stderr)
-
-    asyncio.run(main())
-""")
-
-
 def test_killed_deployment_create_then_again_deploys_once(sim, env, clock, tmp_path):
     remote = _upload(sim, write_chatml(tmp_path / "train.jsonl"))
 
@@ -108,13 +92,12 @@ def test_killed_deployment_create_then_again_deploys_once(sim, env, clock, tmp_p
             clock.advance(600)
             return (await p.get_job(job.job_id)).finetuned_output
     model = asyncio.run(finished_model())
-    argv = [sys.executable, "-c", DEPLOY, model]
+    argv = [sys.executable, "-m", "bailian_tui", "deployments", "create", model, "--yes", "--json"]
     _kill_during_post(sim, argv, env, "/deployments", signal.SIGKILL)
     again = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "already made deployment" in again.stderr
-    assert list(sim.state.deployments) == [again.stdout.strip()]
-
+    assert list(sim.state.deployments) == [json.loads(again.stdout)["deployed_model"]]
 
 
 def _cli(*args, confirm=True):

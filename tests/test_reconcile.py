@@ -88,7 +88,7 @@ async def test_client_timeout_then_late_commit_exactly_one(sim, clock, chatml):
     async with Platform(api_key=TEST_KEY, base_url=sim.base_url, timeout=10,
                         retry=RetryPolicy(attempts=4), sleep=lambda s: _release_then_advance(sim, clock, s)) as setup:
         remote = await setup.upload_file(chatml)
-    runs = 10
+    runs = RUNS
     async with Platform(api_key=TEST_KEY, base_url=sim.base_url, timeout=0.05, retry=RetryPolicy(attempts=4),
                         sleep=lambda s: _release_then_advance(sim, clock, s)) as platform:
         sim.hold_path = "/fine-tunes"

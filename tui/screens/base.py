@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from bailian_tui.tui.widgets.connection import ConnectionBar
+from bailian_tui.tui.widgets.footer import KeyFooter
 from bailian_tui.tui.widgets.places import PlaceBar
 
 
@@ -25,6 +27,32 @@ def leave_input(screen) -> bool:
 class BaseScreen(Screen):
     TITLE_TEXT = ""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._app_focus_when_left: bool | None = None
+        # A screen built while another is shown is styled against the current stylesheet as its widgets mount.
+        # Textual starts its CSS counter at -1, so the first switch_mode to it ran refresh_css twice — a
+        # stylesheet re-parse and a restyle of the screen being left (0.1–0.3 s when leaving the new-job form)
+        # — for nothing. Not the app's first screen: that refresh_css is what loads the theme's variables.
+        if self._app_has_a_screen():
+            self._mark_styles_current()
+
+    def _app_has_a_screen(self) -> bool:
+        try:
+            return self.app.screen.is_mounted
+        except Exception:  # no running app, or no screen yet (the app's first screen is being built)
+            return False
+
+    def _mark_styles_current(self) -> None:
+        """Tell Textual this screen's styles follow the app's current CSS (a Textual-private counter, guarded:
+        a later version without it simply skips this)."""
+        try:
+            count = self.app._css_update_count
+        except Exception:  # no running app (a screen built outside one): nothing to mark
+            return
+        if hasattr(self, "_css_update_count") and isinstance(count, int):
+            self._css_update_count = count
+
     def compose_frame(self) -> ComposeResult:
         yield Header()
         yield ConnectionBar(id="connection")
@@ -33,7 +61,7 @@ class BaseScreen(Screen):
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
         yield from self.compose_body()
-        yield Footer()
+        yield KeyFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -49,15 +77,30 @@ class BaseScreen(Screen):
         # every widget, 0.2–0.3 s on the new-job form) whenever a screen's CSS counter lags the app's. A screen
         # first shown through a mode never catches up — it is not mounted yet when switch_mode sets the
         # counter — so every return to it paid that. Its styles were applied as it mounted: mark it current.
-        # (Private to Textual 8; a later version without the counter simply skips this.)
-        if hasattr(self, "_css_update_count") and hasattr(self.app, "_css_update_count"):
-            self._css_update_count = self.app._css_update_count
+        self._mark_styles_current()
         first_painted = getattr(self.app, "first_screen_painted", None)
         if first_painted is not None:
             self.call_after_refresh(first_painted)
 
-    def on_screen_resume(self) -> None:
+    def on_screen_suspend(self) -> None:
+        self._app_focus_when_left = self.app.app_focus
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         self.app.sub_title = self.TITLE_TEXT
+        # Textual restyles every widget of a screen each time switch_mode brings it back (~190 widgets and
+        # 0.2–0.4 s on the new-job form, the whole cost of a return). Nothing it would change can have moved:
+        # classes, :hover, :disabled and :focus restyle as they change, shown or not; a changed stylesheet or
+        # theme bumps the CSS counter, and switch_mode then runs refresh_css before this. What only the current
+        # screen hears is the terminal gaining or losing focus (`App:blur …` rules): restyle when that changed.
+        # Runs before Screen's own handler (subclass first), which reads the flag.
+        if event.refresh_styles and self._styles_current():
+            event.refresh_styles = False
+
+    def _styles_current(self) -> bool:
+        counter = getattr(self, "_css_update_count", None)
+        if counter is None or counter != getattr(self.app, "_css_update_count", None):
+            return False
+        return self._app_focus_when_left is None or self._app_focus_when_left == self.app.app_focus
 
     def action_back(self) -> None:
         """Esc: leave a text field first; then back out — a pushed screen pops, a place goes to Jobs."""

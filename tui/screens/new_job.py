@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, Select, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Input, Select, Static
 
 from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.core import jobform
@@ -21,6 +21,7 @@ from bailian_tui.core.providers import openai_hp
 from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
+from bailian_tui.tui.widgets.form import FieldInput, FormRow, FormScroll
 
 NONE = "none"
 
@@ -38,6 +39,8 @@ class NewJobScreen(BaseScreen):
         self._defaults: dict[str, str] = {}  # the default each shown field got: a different value was edited
         self.profiles: list = []  # every profile of the config; the form adapts to the chosen one
         self.profile = None  # the chosen profile (core.profiles.Profile); None before mount
+        self._all_rows = False  # every field's row built (the hidden ones follow the first frame)
+        self._rows: dict[str, FormRow] = {}  # by id: row-<name> (DashScope fields), oarow-<name> (OpenAI-compatible)
 
     # -- layout ----------------------------------------------------------------------------------------
 
@@ -51,54 +54,86 @@ class NewJobScreen(BaseScreen):
             self.profile = default_profile(self.app.settings, self.profiles)
         except ConfigError:
             self.profiles, self.profile = [], None
-        with VerticalScroll(id="job-form"):
-            with Horizontal(classes="form-row" + ("" if len(self.profiles) > 1 else " hidden"), id="row-provider"):
-                yield Label("provider", classes="form-label")
+        with FormScroll(id="job-form"):
+            with FormRow("provider", classes="form-row" + ("" if len(self.profiles) > 1 else " hidden"),
+                         id="row-provider"):
                 yield Select([(p.label, p.name) for p in self.profiles] or [("default", "default")],
                              value=self.profile.name if self.profile else "default", allow_blank=False,
                              id="job-provider", compact=True)
-            with Horizontal(classes="form-row"):
-                yield Label("model", classes="form-label")
+            with FormRow("model", classes="form-row"):
                 yield Select([(m, m) for m in models], value="qwen3-8b", allow_blank=False, id="job-model",
                              compact=True)
-            with Horizontal(classes="form-row"):
-                yield Label("training type", classes="form-label")
+            with FormRow("training type", classes="form-row"):
                 yield Select([("sft", "sft")], id="job-type", allow_blank=False, compact=True)
-            with Horizontal(classes="form-row"):
-                yield Label("preset", classes="form-label")
+            with FormRow("preset", classes="form-row"):
                 yield Select([(NONE, NONE)] + [(name, name) for name in PRESETS], value=NONE, allow_blank=False,
                              id="job-preset", compact=True)
-            with Horizontal(classes="form-row"):
-                yield Label("training file", classes="form-label")
+            with FormRow("training file", classes="form-row"):
                 yield Select([], id="job-train", prompt="choose an uploaded file", compact=True)
-            with Horizontal(classes="form-row"):
-                yield Label("validation file", classes="form-label")
+            with FormRow("validation file", classes="form-row"):
                 yield Select([], id="job-valid", prompt="none: split automatically", compact=True)
             yield Static("", id="job-file-info")
             # Every field is built once and only shown or hidden when the model or type changes: switching is
-            # instant, and what was typed survives where it still applies.
+            # instant, and what was typed survives where it still applies. The fields this first model and type
+            # (or profile) hide are built after the form's first frame (`_build_hidden_rows`).
             with Vertical(id="job-params"):
                 for param in PARAMS:
-                    with Horizontal(classes="form-row", id=f"row-{param.name}"):
-                        yield Label(param.name, classes="form-label")
-                        yield Input("", id=f"hp-{param.name}", classes="hp", compact=True)
-                        yield Static("", classes="hp-note")
+                    if not self.openai and param.applies_to("sft", "qwen3-8b"):
+                        yield self._param_row(param)
             # OpenAI-compatible profiles: the standard's fields and the extension the profile declares.
-            with Vertical(id="job-oa-params", classes="hidden"):
-                for param in openai_hp.PARAMS:
-                    with Horizontal(classes="form-row", id=f"oarow-{param.name}"):
-                        yield Label(param.name, classes="form-label")
-                        yield Input("", id=f"oa-{param.name}", classes="hp", compact=True)
-                        yield Static(Text.assemble(("typical ", "dim"), (param.typical, "bold"), (" · ", "dim"),
-                                                   (param.advice, "green")), classes="hp-note")
+            with Vertical(id="job-oa-params", classes="" if self.openai else "hidden"):
+                if self.openai:
+                    yield from (self._oa_row(param) for param in openai_hp.PARAMS)
         yield Static("", id="job-help")
         yield Static("", id="job-problems")
         with VerticalScroll(id="job-preview", classes="hidden"):
             yield Static("", id="job-preview-text")
 
+    def _param_row(self, param) -> FormRow:
+        row = FormRow(param.name, FieldInput(id=f"hp-{param.name}", classes="hp"), Static("", classes="hp-note"),
+                      classes="form-row", id=f"row-{param.name}")
+        self._rows[row.id] = row
+        return row
+
+    def _oa_row(self, param) -> FormRow:
+        note = Text.assemble(("typical ", "dim"), (param.typical, "bold"), (" · ", "dim"), (param.advice, "green"))
+        row = FormRow(param.name, FieldInput(id=f"oa-{param.name}", classes="hp"), Static(note, classes="hp-note"),
+                      classes="form-row", id=f"oarow-{param.name}")
+        self._rows[row.id] = row
+        return row
+
     def on_mount(self) -> None:
         self._set_types()
         self._load_files()
+        self.call_after_refresh(self._build_hidden_rows)
+
+    def _build_hidden_rows(self) -> None:
+        """The rows the first frame did not need — another training type's fields (LoRA), another profile's —
+        built once the form is on screen, hidden, in their places; at once if a switch needs them sooner."""
+        if self._all_rows:
+            return
+        self._all_rows = True
+        for box_id, prefix, params, build in (("#job-params", "row", PARAMS, self._param_row),
+                                              ("#job-oa-params", "oarow", openai_hp.PARAMS, self._oa_row)):
+            box = self.query_one(box_id, Vertical)
+            previous = None
+            for param in params:
+                row = self._rows.get(f"{prefix}-{param.name}")
+                if row is None:
+                    row = build(param)
+                    row.display = False
+                    if previous is not None:
+                        box.mount(row, after=previous)
+                    else:
+                        box.mount(row, before=0) if box.children else box.mount(row)
+                previous = row
+
+    def _row(self, row_id: str) -> FormRow:
+        """A field's row (kept by id: the form asks for its rows on every check), building the hidden ones first if
+        this one is among them."""
+        if row_id not in self._rows:
+            self._build_hidden_rows()
+        return self._rows[row_id]
 
     # -- model, type, params -----------------------------------------------------------------------------
 
@@ -190,7 +225,7 @@ class NewJobScreen(BaseScreen):
         allowed = self._oa_allowed()
         name, preset = openai_hp.preset_for(self.samples or 0, allowed) if self.samples else ("", {})
         for param in openai_hp.PARAMS:
-            row = self.query_one(f"#oarow-{param.name}", Horizontal)
+            row = self._row(f"oarow-{param.name}")
             row.display = param.name in allowed
             box = row.query_one(Input)
             default = str(preset.get(param.name, "auto" if param.auto else ""))
@@ -231,12 +266,14 @@ class NewJobScreen(BaseScreen):
     def _fill_params(self, training_type: str, model: str, remembered: dict, defaults: dict, recommended: dict,
                      kept: list, reset: list) -> None:
         for param in PARAMS:
-            row = self.query_one(f"#row-{param.name}", Horizontal)
             applies = param.applies_to(training_type, model)
-            row.display = applies
             if not applies:
+                if f"row-{param.name}" in self._rows:  # not built yet: nothing to hide
+                    self._rows[f"row-{param.name}"].display = False
                 self._defaults.pop(param.name, None)
                 continue
+            row = self._row(f"row-{param.name}")
+            row.display = True
             box = row.query_one(Input)
             new_default = str(remembered.get(param.name, defaults[param.name]))
             old_default = self._defaults.get(param.name)
@@ -272,9 +309,9 @@ class NewJobScreen(BaseScreen):
         """What the person typed in every field this model and type show; the profile's review types and
         checks it (``jobform.review``, or ``openai_hp`` on an OpenAI-compatible profile)."""
         if self.openai:
-            return {name: self.query_one(f"#oa-{name}", Input).value for name in self._oa_allowed()}
+            return {name: self._row(f"oarow-{name}").query_one(Input).value for name in self._oa_allowed()}
         training_type, model = self.training_type(), self.model()
-        return {p.name: self.query_one(f"#hp-{p.name}", Input).value for p in PARAMS
+        return {p.name: self._row(f"row-{p.name}").query_one(Input).value for p in PARAMS
                 if p.applies_to(training_type, model)}
 
     def hyper_parameters(self) -> tuple[dict, list]:
@@ -283,11 +320,12 @@ class NewJobScreen(BaseScreen):
         return jobform.prepare(self.raw_hyper_parameters())
 
     def _fill(self, values: dict) -> None:
-        prefix = "oa" if self.openai else "hp"
+        from bailian_tui.core.hyperparams import PARAMS_BY_NAME
+
+        prefix, known = ("oarow", openai_hp.PARAMS_BY_NAME) if self.openai else ("row", PARAMS_BY_NAME)
         for name, value in values.items():
-            boxes = list(self.query(f"#{prefix}-{name}").results(Input))
-            if boxes:
-                boxes[0].value = str(value)
+            if name in known:
+                self._row(f"{prefix}-{name}").query_one(Input).value = str(value)
 
     def action_recommended(self) -> None:
         if self.openai:
