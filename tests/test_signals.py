@@ -292,6 +292,58 @@ def test_the_app_ends_on_a_signal_and_gives_the_terminal_back(tmp_path, signum):
         os.close(master)
 
 
+def _takes_the_terminal() -> None:
+    """As a terminal emulator or tmux starts a shell: own session, the pty as its controlling terminal (so
+    closing the terminal sends SIGHUP, as a dropped SSH connection does)."""
+    import fcntl
+    import termios
+
+    _as_a_terminal_starts_it(None)
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def test_the_app_ends_when_its_terminal_is_gone(tmp_path):
+    """A dropped SSH connection / `tmux kill-session` while the app is drawing: the terminal stops reading for a
+    moment (the app's output thread blocks in a write), then closes (the kernel sends SIGHUP). Textual's
+    output thread dies on the failed write, its bounded queue fills and the event loop blocks for ever: the
+    app must still end (129) with its demo simulators, not live on as an orphan deaf to SIGTERM."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "BAILIAN_TUI_STATE_DIR": str(tmp_path),
+           "TERM": "xterm-256color", "COLUMNS": "200", "LINES": "60"}
+    child = subprocess.Popen([sys.executable, "-m", "bailian_tui", "--demo"], stdin=slave, stdout=slave,
+                             stderr=slave, env=env, cwd=tmp_path, start_new_session=True,
+                             preexec_fn=_takes_the_terminal)
+    os.close(slave)
+    os.set_blocking(master, False)
+    seen = bytearray()
+
+    def drawn() -> bool:
+        try:
+            seen.extend(os.read(master, 65536))
+        except OSError:
+            pass
+        return b"Jobs" in seen and b"Bailian" in seen
+
+    try:
+        _until(drawn, 60, "the first frame", step=0.02)
+        os.write(master, b"ndfpjndfpj")  # places, each a full redraw — and the terminal reads no more:
+        time.sleep(0.3)  # the scenario, not a wait for an event: the connection stalls a moment, then drops
+        os.close(master)  # the terminal is gone (SIGHUP from the kernel): every further write fails
+        master = None
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the app lives on after its terminal went away")
+        assert child.returncode == EXIT[signal.SIGHUP]
+        _until(lambda: not _group(child.pid), 10.0, "the demo simulators to end with the app")
+    finally:
+        _cleanup(child)
+        if master is not None:
+            os.close(master)
+
+
 # ----- commands that talk to a service: a simulator in another process -----------------------------------
 
 SIM_KEY = "sk-signal-test-0000"

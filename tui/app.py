@@ -83,14 +83,40 @@ class BailianApp(App):
         if self.is_headless or threading.current_thread() is not threading.main_thread():
             return
         loop = asyncio.get_running_loop()
+        # A plain handler, not loop.add_signal_handler: when the terminal is gone (SSH dropped, tmux
+        # kill-session) Textual's output thread dies on the first failed write, its bounded queue fills and
+        # the event loop blocks for ever in the next write — an asyncio handler would then never run and the
+        # app would live on as an orphan, deaf to SIGTERM. A plain handler still runs in the main thread
+        # (a blocked lock wait is interrupted for it): it asks the loop to exit the normal way (terminal
+        # restored) and arms a last-resort exit in case that way is blocked.
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             signum = getattr(signal, name, None)
             if signum is None or signal.getsignal(signum) == signal.SIG_IGN:
                 continue  # ignored by whoever started us (nohup, a background job): keep it so
             try:
-                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
-            except (NotImplementedError, RuntimeError, ValueError):
+                signal.signal(signum, lambda sig, _frame: self._signalled(loop, 128 + sig))
+            except (OSError, RuntimeError, ValueError):
                 continue
+
+    # How long an exit asked for by a signal may take before the process ends without Textual's shutdown.
+    SIGNAL_EXIT_GRACE = 3.0
+
+    def _signalled(self, loop: asyncio.AbstractEventLoop, code: int) -> None:
+        import os
+        import threading
+
+        if not getattr(self, "_exit_armed", False):
+            self._exit_armed = True
+            # The store commits each change as it is made, temp files carry our pid (swept once we are gone),
+            # workers die with us (PDEATHSIG) and the demo simulators end when their stdin pipe closes: a
+            # hard exit here loses nothing but the terminal restore, which a gone terminal does not need.
+            timer = threading.Timer(self.SIGNAL_EXIT_GRACE, os._exit, (code,))
+            timer.daemon = True
+            timer.start()
+        try:
+            loop.call_soon_threadsafe(self.exit, None, code)
+        except RuntimeError:  # the loop is already closed: we are on the way out
+            pass
 
     def datasets_root(self) -> Path:
         """The browser's folder: PATH from the command line, else paths.datasets_dir, else the samples."""
