@@ -88,7 +88,24 @@ def until(predicate, timeout: float = 10.0):
 
 
 def rows(selector: str, n: int):
-    return lambda app: app.screen.query(selector) and app.screen.query_one(selector).row_count >= n
+    """At least ``n`` rows, and the table has sized its columns for them (a DataTable does that on its next
+    idle, after ``add_row``: a screenshot taken in between shows every column cut to its header's width)."""
+    def ready(app) -> bool:
+        if not app.screen.query(selector):
+            return False
+        table = app.screen.query_one(selector)
+        return table.row_count >= n and all(fitted(table, column) for column in table.ordered_columns)
+    return ready
+
+
+def fitted(table, column) -> bool:
+    from rich.cells import cell_len
+
+    if not column.auto_width:
+        return True
+    widest = max((cell_len(c) if isinstance(c, str) else getattr(c, "cell_len", 0)
+                  for c in table.get_column(column.key)), default=0)
+    return column.content_width >= widest
 
 
 def listed(app, count: int = 7) -> bool:

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
-from bailian_tui.tui.widgets.tables import selected_key
+from bailian_tui.tui.widgets.tables import Table, selected_key
 from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.format import cells, escape
@@ -29,7 +29,7 @@ class CheckpointsScreen(ModalScreen[None]):
         with Vertical(id="checkpoints"):
             yield Static(f"[b]Checkpoints of {escape(self.job_id)}[/] — E exports, D deploys an exported one",
                          id="ckpt-title")
-            yield DataTable(id="ckpt-table", cursor_type="row")
+            yield Table(id="ckpt-table", cursor_type="row")
             yield Static("", id="ckpt-status")
 
     def on_mount(self) -> None:

@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 from bailian_tui.core.data.convert import ConvertReport, convert_file
 from bailian_tui.core.data.errors import DataFileError
 from bailian_tui.tui.format import local_name, local_text, safe_highlighter
+from bailian_tui.tui.widgets.tables import Table
 
 
 class ConvertScreen(ModalScreen[tuple[str | None, int | None] | None]):
@@ -37,7 +38,7 @@ class ConvertScreen(ModalScreen[tuple[str | None, int | None] | None]):
                 yield ProgressBar(id="convert-progress", show_eta=False)
                 yield Button("Run (enter)", id="convert-run", variant="primary")
             yield Static("", id="convert-summary")
-            yield DataTable(id="convert-findings", cursor_type="row")
+            yield Table(id="convert-findings", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#convert-findings", DataTable).add_columns("line", "severity", "finding")

@@ -9,7 +9,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
-from bailian_tui.tui.widgets.tables import selected_key
+from bailian_tui.tui.widgets.tables import Table, selected_key
 from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui import format as fmt
 from bailian_tui.tui.screens.base import BaseScreen
@@ -35,7 +35,7 @@ class DeploymentsScreen(BaseScreen):
         self._timer = None
 
     def compose_body(self) -> ComposeResult:
-        yield DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
+        yield Table(id="deployments", cursor_type="row", zebra_stripes=True)
         yield Static("", id="dep-detail")
 
     def on_mount(self) -> None:

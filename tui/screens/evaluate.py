@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Static
 from bailian_tui.core.data.errors import DataFileError
 from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
+from bailian_tui.tui.widgets.tables import Table
 
 
 class EvaluateScreen(BaseScreen):
@@ -43,8 +44,8 @@ class EvaluateScreen(BaseScreen):
         with Horizontal(id="eval-run-row"):
             yield ProgressBar(id="eval-progress", show_eta=True)
             yield Button("Run", id="eval-run", variant="primary")
-        yield DataTable(id="eval-scores", cursor_type="row")
-        yield DataTable(id="eval-disagree", cursor_type="row")
+        yield Table(id="eval-scores", cursor_type="row")
+        yield Table(id="eval-disagree", cursor_type="row")
         yield Static("", id="eval-question")
 
     def on_mount(self) -> None:

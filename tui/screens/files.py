@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import KEYMAP
-from bailian_tui.tui.widgets.tables import selected_key
+from bailian_tui.tui.widgets.tables import Table, selected_key
 from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.format import ago, cells, escape, size_text
 from bailian_tui.tui.screens.base import BaseScreen
@@ -36,7 +36,7 @@ class FilesScreen(BaseScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="files-summary"):
             yield Static("loading…", id="files-quota")
-        yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+        yield Table(id="files", cursor_type="row", zebra_stripes=True)
         yield Static("", id="files-detail")
 
     def on_mount(self) -> None:

@@ -8,6 +8,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from bailian_tui.tui.keymap import bind, keys_label
+from bailian_tui.tui.widgets.tables import Table
 
 
 class HelpScreen(ModalScreen):
@@ -19,7 +20,7 @@ class HelpScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         yield Static("[b]Keys[/] — every action is also in the command palette (Ctrl+P)", id="help-title")
-        yield DataTable(id="help-keys", cursor_type="row")
+        yield Table(id="help-keys", cursor_type="row")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input
 
 from bailian_tui.tui.keymap import KEYMAP
-from bailian_tui.tui.widgets.tables import selected_key
+from bailian_tui.tui.widgets.tables import Table, selected_key
 from bailian_tui.core.records import JobStatus
 from bailian_tui.tui import format as fmt
 from bailian_tui.tui.failures import FAILED
@@ -68,7 +68,7 @@ class JobsScreen(BaseScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="filter: id, model, status, dataset…", id="jobs-filter-input", classes="hidden")
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        yield Table(id="jobs", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         from bailian_tui.core.config import ConfigError

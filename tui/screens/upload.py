@@ -17,6 +17,7 @@ from bailian_tui.core.data.scan import Scan, validate_file
 from bailian_tui.tui.failures import FAILED
 from bailian_tui.core.safetext import clean
 from bailian_tui.tui.format import local_name, local_text
+from bailian_tui.tui.widgets.tables import Table
 
 
 class UploadScreen(ModalScreen[str | None]):
@@ -43,7 +44,7 @@ class UploadScreen(ModalScreen[str | None]):
             yield Static(f"[b]Upload[/] {escape(local_text(self.path))}", id="upload-title")  # a name like train[v2]
             yield Static("validating every record…", id="upload-status")
             yield ProgressBar(id="upload-progress", show_eta=True)
-            yield DataTable(id="upload-findings", cursor_type="row")
+            yield Table(id="upload-findings", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#upload-findings", DataTable).add_columns("line", "severity", "finding")

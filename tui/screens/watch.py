@@ -16,6 +16,7 @@ from bailian_tui.tui.keymap import KEYMAP
 from bailian_tui.tui.messages import JobPolled
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.widgets.job_panel import JobPanel
+from bailian_tui.tui.widgets.tables import Table
 
 WIDE = 110  # columns from which panels sit two abreast and the compact list is not needed
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -50,7 +51,7 @@ def list_row(job_id: str, watched: Watched | None, log_width: int) -> tuple:
             sparkline([p.value for p in metrics.loss]), Text(fmt.middle(last.strip(), max(log_width, 8)), style="dim"))
 
 
-class JobList(DataTable, can_focus=False):
+class JobList(Table, can_focus=False):
     """One line per watched job. Never focused: the screen owns the keys, the list shows where you are."""
 
 
