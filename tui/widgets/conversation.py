@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
 
 from bailian_tui.core.data.preview import Preview
@@ -15,17 +20,68 @@ from bailian_tui.core.data.preview import Preview
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-class RawView(VerticalScroll):
-    def compose(self) -> ComposeResult:
-        yield Static(id="raw-text")
+class RawView(ScrollView):
+    """The record as it is in the file, painted line by line: a move in the record list repaints this view
+    and changes its virtual size without a layout pass of the screen (it was a Static in a VerticalScroll,
+    whose new height re-laid out the whole screen on every Down)."""
+
+    DEFAULT_CSS = """
+    RawView { overflow-x: hidden; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._body: RenderableType = ""
+        self._lines: list[Strip] = []
+        self._width = -1  # the width the lines were wrapped at
 
     def show(self, preview: Preview) -> None:
-        body = self.query_one("#raw-text", Static)
         if preview.source is None:
-            body.update(Text(f"line {preview.line}: cannot be read", style="red"))
+            self._body = Text(f"line {preview.line}: cannot be read", style="red")
+        else:
+            text = json.dumps(preview.source, ensure_ascii=False, indent=2)
+            self._body = Syntax(text, "json", word_wrap=True, theme="ansi_dark", background_color="default")
+        self._width = -1
+        self._wrap()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    def _wrap(self) -> None:
+        """Wrap the body to the room there is: the whole width, or less a scrollbar when it is taller."""
+        if not self.container_size:
             return
-        text = json.dumps(preview.source, ensure_ascii=False, indent=2)
-        body.update(Syntax(text, "json", word_wrap=True, theme="ansi_dark", background_color="default"))
+        width, height = self.container_size
+        bar = self.styles.scrollbar_size_vertical
+        lines = self._render(width)
+        if len(lines) > height and bar:
+            width -= bar
+            lines = self._render(width)
+        self._lines, self._width = lines, width
+        size = Size(width, len(lines))
+        if size != self.virtual_size:
+            # Not the reactive (it asks the screen for a layout pass): this view's place on screen is fixed,
+            # only what scrolls inside it changes.
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
+
+    def _render(self, width: int) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update(width=max(width, 1), height=None, highlight=False)
+        return [Strip(line, width) for line in console.render_lines(self._body, options, pad=True)]
+
+    def on_resize(self) -> None:
+        self._width = -1
+        self._wrap()
+
+    def render_line(self, y: int) -> Strip:
+        if self._width < 0:
+            self._wrap()
+        width = self.scrollable_content_region.width
+        row = self.scroll_offset.y + y
+        base = self.rich_style
+        if row >= len(self._lines):
+            return Strip.blank(width, base)
+        return self._lines[row].apply_style(base).crop_extend(0, width, base)
 
 
 class ConversationView(VerticalScroll):
