@@ -129,12 +129,10 @@ def seed_openai(state, root: Path | None = None) -> None:
     state.job(next(iter(state.jobs)))  # settle every job at the present moment
 
 
-class DemoServer:
-    """Both simulated services of ``--demo``: ``dashscope`` (Bailian) and ``openai`` (XPULink)."""
+class _BailianFirst:
+    """A demo's address is its DashScope side's (what scripts and tests point DASHSCOPE_HTTP_BASE_URL at)."""
 
-    def __init__(self, dashscope, openai) -> None:
-        self.dashscope, self.openai = dashscope, openai
-        self.state = dashscope.state  # the DashScope side, as before (tests, scripts)
+    dashscope: object
 
     @property
     def base_url(self) -> str:
@@ -143,6 +141,14 @@ class DemoServer:
     @property
     def port(self) -> int:
         return self.dashscope.port
+
+
+class DemoServer(_BailianFirst):
+    """Both simulated services of ``--demo``: ``dashscope`` (Bailian) and ``openai`` (XPULink)."""
+
+    def __init__(self, dashscope, openai) -> None:
+        self.dashscope, self.openai = dashscope, openai
+        self.state = dashscope.state  # the DashScope side, as before (tests, scripts)
 
     def stop(self) -> None:
         self.openai.stop()
@@ -154,7 +160,7 @@ class _Endpoint:
         self.port, self.base_url = port, f"http://127.0.0.1:{port}{prefix}"
 
 
-class DemoProcess:
+class DemoProcess(_BailianFirst):
     """The demo's simulators in a process of their own — ``bailian-tui --demo``, the app.
 
     Its listening sockets are bound here first, so their URLs are known at once and the app starts while the
@@ -181,14 +187,6 @@ class DemoProcess:
         finally:
             for s in listening:
                 s.close()  # the process holds them now: if it dies, connections are refused, never left hanging
-
-    @property
-    def base_url(self) -> str:
-        return self.dashscope.base_url
-
-    @property
-    def port(self) -> int:
-        return self.dashscope.port
 
     @property
     def pid(self) -> int:
