@@ -874,20 +874,19 @@ def _openai_only(ctx: Context, what: str) -> None:
                          "pick an OpenAI-compatible one with --profile")
 
 
-def _jobs_pause(ctx: Context) -> int:
-    job_id = ctx.args.job_id
-    _openai_only(ctx, "jobs pause")
-    return _simple_write(ctx, "POST", f"/fine_tuning/jobs/{job_id}/pause", None, f"pause job {job_id}",
-                         lambda p: p.pause_job(job_id),
-                         lambda j: (_job_dict(j), f"{job_id} {j.status.value}"))
+def _pause_or_resume(verb: str, call):
+    """`jobs pause` / `jobs resume`: the same write on an OpenAI-compatible job, one path segment apart."""
+    def run(ctx: Context) -> int:
+        job_id = ctx.args.job_id
+        _openai_only(ctx, f"jobs {verb}")
+        return _simple_write(ctx, "POST", f"/fine_tuning/jobs/{job_id}/{verb}", None, f"{verb} job {job_id}",
+                             lambda p: call(p, job_id),
+                             lambda j: (_job_dict(j), f"{job_id} {j.status.value}"))
+    return run
 
 
-def _jobs_resume(ctx: Context) -> int:
-    job_id = ctx.args.job_id
-    _openai_only(ctx, "jobs resume")
-    return _simple_write(ctx, "POST", f"/fine_tuning/jobs/{job_id}/resume", None, f"resume job {job_id}",
-                         lambda p: p.resume_job(job_id),
-                         lambda j: (_job_dict(j), f"{job_id} {j.status.value}"))
+_jobs_pause = _pause_or_resume("pause", lambda provider, job_id: provider.pause_job(job_id))
+_jobs_resume = _pause_or_resume("resume", lambda provider, job_id: provider.resume_job(job_id))
 
 
 def _jobs_results(ctx: Context) -> int:
