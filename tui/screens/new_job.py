@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import asyncio
 from pathlib import Path
 
 from rich.markup import escape
@@ -47,6 +48,7 @@ class NewJobScreen(BaseScreen):
         self.profiles: list = []  # every profile of the config; the form adapts to the chosen one
         self.profile = None  # the chosen profile (core.profiles.Profile); None before mount
         self._all_rows = False  # every field's row mounted (those below the fold and the hidden ones follow)
+        self._laid_out = False  # ... and laid out (has a place on screen, which Textual's focus order uses)
         self._fields_for: tuple | None = None  # (profile, model, type) the fields were last filled for
         self._rows: dict[str, FieldRow] = {}  # by id: row-<name> (DashScope fields), oarow-<name> (OpenAI-compatible)
 
@@ -122,25 +124,39 @@ class NewJobScreen(BaseScreen):
     @property
     def form_complete(self) -> bool:
         """Whether every field's row is mounted (public: tests and callers wait on `FormComplete`)."""
-        return self._all_rows
+        return self._all_rows and self._laid_out
 
     def on_mount(self) -> None:
         self._set_types()
         self._load_files()
-        self.call_after_refresh(self._mount_rest)
+        self._mount_rest()
 
-    def _mount_rest(self) -> None:
+    @work(group="job-rows", exit_on_error=False)
+    async def _mount_rest(self) -> None:
         """After the first frame, the rows it did not hold — below the fold, or hidden by this model, type or
-        profile — mounted in their places a few at a time, each slice after the previous one's frame: a key
-        pressed meanwhile is handled between slices (and mounts the rest first: `on_key`)."""
-        if self._all_rows or not self.is_attached:
-            return
-        if self._mount_missing(ROWS_PER_SLICE):
-            self.call_after_refresh(self._mount_rest)
+        profile — mounted in their places a few at a time, each slice once the previous one is mounted and on
+        screen: a key pressed meanwhile is handled between slices (and mounts the rest first: `on_key`)."""
+        while not self._all_rows and self.is_attached:
+            await self._next_refresh()
+            if self._all_rows:
+                break
+            mounting: list = []
+            self._mount_missing(ROWS_PER_SLICE, mounting)
+            for done in mounting:
+                await done
+        await self._next_refresh()
+        self._laid_out = True
 
-    def _mount_missing(self, limit: int | None = None) -> bool:
+    async def _next_refresh(self) -> None:
+        """Until the screen has refreshed (laid out and painted what changed)."""
+        refreshed = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(lambda: refreshed.done() or refreshed.set_result(None))
+        await refreshed
+
+    def _mount_missing(self, limit: int | None = None, mounting: list | None = None) -> bool:
         """Mount rows not yet mounted, in form order, building the rows no one asked for yet (hidden until a
-        switch shows them); at most `limit` rows. True while some remain."""
+        switch shows them); at most `limit` rows (their mounts appended to `mounting`). True while some remain."""
+        mounting = [] if mounting is None else mounting
         mounted = 0
         for box_id, prefix, params, build in (("#job-params", "row", PARAMS, self._param_row),
                                               ("#job-oa-params", "oarow", openai_hp.PARAMS, self._oa_row)):
@@ -157,11 +173,11 @@ class NewJobScreen(BaseScreen):
                     run.append(row)
                     continue
                 if run:
-                    self._mount_run(box, run, previous)
+                    mounting.append(self._mount_run(box, run, previous))
                     mounted, run = mounted + len(run), []
                 previous = row
             if run:
-                self._mount_run(box, run, previous)
+                mounting.append(self._mount_run(box, run, previous))
                 mounted += len(run)
             if limit is not None and mounted >= limit:
                 return True
@@ -170,20 +186,38 @@ class NewJobScreen(BaseScreen):
         return False
 
     @staticmethod
-    def _mount_run(box: Vertical, rows: list, previous) -> None:
+    def _mount_run(box: Vertical, rows: list, previous):
         """Rows that follow one another in the form, mounted after the last mounted row before them."""
         if previous is not None:
-            box.mount(*rows, after=previous)
-        elif box.children:
-            box.mount(*rows, before=0)
-        else:
-            box.mount(*rows)
+            return box.mount(*rows, after=previous)
+        if box.children:
+            return box.mount(*rows, before=0)
+        return box.mount(*rows)
 
-    def on_key(self, _event) -> None:
-        """A key pressed before the form is whole mounts the rest first: Tab and the arrows must find the next
-        field where it belongs, not skip to a field that happened to be mounted."""
+    def on_key(self, event) -> None:
+        """A key pressed before the form is whole and laid out mounts the rest first, and Tab / Shift+Tab move in
+        form order: Textual orders focus by position on screen, which rows not yet laid out do not have."""
+        if self._laid_out:
+            return
         if not self._all_rows:
             self._mount_missing()
+            self.call_after_refresh(self._mark_laid_out)
+        if event.key not in ("tab", "shift+tab"):
+            return
+        order = [select for select in self.query(Select) if select.parent.display]
+        for box_id, prefix, params in (("#job-params", "row", PARAMS), ("#job-oa-params", "oarow", openai_hp.PARAMS)):
+            if self.query_one(box_id).display:
+                order += [row.input for p in params if (row := self._rows.get(f"{prefix}-{p.name}")) and row.display]
+        if self.focused in order:
+            step = 1 if event.key == "tab" else -1
+            index = order.index(self.focused) + step
+            if 0 <= index < len(order):
+                event.stop()
+                event.prevent_default()
+                self.set_focus(order[index])
+
+    def _mark_laid_out(self) -> None:
+        self._laid_out = True
 
     def _row(self, row_id: str) -> FieldRow:
         """A field's row (kept by id: the form asks for its rows on every check). A row not built yet is built now
