@@ -55,6 +55,8 @@ class BailianApp(App):
         self.fleet = None
         self.gpu_lines: dict[str, list[str]] = {}  # watched local runs: GPU lines (NVML, when available)
         self.job_listeners: set = set()
+        self._switch_hold: list[float] | None = None  # see switch_mode
+        self._after_paint: list | None = None  # callbacks for after the switched-to screen's first frame
 
     @property
     def service_ready(self) -> bool:
@@ -66,6 +68,61 @@ class BailianApp(App):
             from bailian_tui.tui.screens.no_key import NoKeyScreen
 
             self.push_screen(NoKeyScreen(self.settings))
+
+    # Textual's switch_mode holds every repaint for a fixed 50 ms (`delay_update`, "to mask a brief
+    # transition"), and the frame it renders meanwhile is dropped: on a return, whose screen is built and has
+    # only its ScreenResume to run, those 50 ms were most of the time from the key to the screen (tmux traces:
+    # ~9 ms of work, then the wait). A return holds the repaint only until the screen has handled its
+    # ScreenResume, then paints once. A first visit keeps Textual's delay (its screen is still being composed).
+    # Work a screen can leave until after that first frame goes through `after_switch_paint`.
+    SWITCH_HOLD_SECONDS = 0.05
+
+    def switch_mode(self, mode: str):
+        holds: list[float] = []  # what delay_update was asked for during this switch
+        self._switch_hold = holds if mode != self.current_mode else None
+        try:
+            result = super().switch_mode(mode)
+        finally:
+            self._switch_hold = None
+        if holds:
+            screen, later = self.screen, []
+            self._after_paint = later
+            released = False
+
+            def release() -> None:
+                nonlocal released
+                if released:
+                    return
+                released = True
+                if self._after_paint is later:
+                    self._after_paint = None
+                self._end_batch()  # Textual-private, the pair of the _begin_batch in delay_update below
+                if not self._batch_count:
+                    screen.refresh()
+                for callback in later:  # run once the frame just asked for is painted
+                    screen.call_after_refresh(callback)
+
+            if screen.is_mounted:  # a return: its ScreenResume is queued before this callback
+                screen.call_later(release)
+            # Textual's own delay stays as the backstop (a first visit, or a screen that never runs the callback).
+            self.set_timer(self.SWITCH_HOLD_SECONDS, release, name="switch_hold")
+        return result
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        holds = getattr(self, "_switch_hold", None)
+        if holds is None:  # not switch_mode's: Textual's behaviour (the command palette uses it too)
+            super().delay_update(delay)
+            return
+        self._begin_batch()  # released by switch_mode above
+        holds.append(delay)
+
+    def after_switch_paint(self, callback) -> None:
+        """Run ``callback`` once the current screen has painted its first frame after a switch to it (after the
+        next paint when no switch is holding the repaint: a screen popped back, say)."""
+        if self._after_paint is not None:
+            self._after_paint.append(callback)
+        else:
+            self.screen.call_after_refresh(callback)
 
     def first_screen_painted(self) -> None:
         """Start loading the SDK and the tokenizer once the first frame is on screen: their imports hold the
