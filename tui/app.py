@@ -111,7 +111,8 @@ class BailianApp(App):
 
     def delay_update(self, delay: float = 0.05) -> None:
         holds = getattr(self, "_switch_hold", None)
-        if holds is None:  # not switch_mode's: Textual's behaviour (the command palette uses it too)
+        # Not switch_mode's (the command palette's, say), or a Textual without the batch pair: Textual's way.
+        if holds is None or not (hasattr(self, "_begin_batch") and hasattr(self, "_end_batch")):
             super().delay_update(delay)
             return
         self._begin_batch()  # released by switch_mode above

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
+try:  # how DataTable turns a value into what it measures and draws (Textual-private: without it, no in-place path)
+    from textual.widgets._data_table import default_cell_formatter
+except ImportError:  # pragma: no cover - a Textual without it
+    default_cell_formatter = None
+
 # DataTable's caches that one changed cell is taken out of (Textual-private: checked, see Table.update_cell).
 _SCOPED_CACHES = ("_data", "_row_locations", "_column_locations", "_cell_render_cache", "_row_render_cache",
                   "_line_cache", "_row_renderable_cache", "_update_count", "_get_offsets")
@@ -33,10 +38,10 @@ class Table(DataTable):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._stale_cells: set = set()  # (row key, column key) changed in place since the last paint
-        self._scoped_updates = all(hasattr(self, name) for name in _SCOPED_CACHES)
+        self._scoped_updates = default_cell_formatter is not None and all(hasattr(self, n) for n in _SCOPED_CACHES)
 
     def update_cell(self, row_key, column_key, value, *, update_width: bool = False) -> None:
-        from textual.widgets._data_table import ColumnKey, RowKey  # where DataTable defines them
+        from textual.widgets.data_table import ColumnKey, RowKey
 
         row_key = RowKey(row_key) if isinstance(row_key, str) else row_key
         column_key = ColumnKey(column_key) if isinstance(column_key, str) else column_key
@@ -56,7 +61,6 @@ class Table(DataTable):
     def _width_of(self, value) -> int:
         """The width DataTable itself would give the value (the same formatter and measure)."""
         from textual.render import measure
-        from textual.widgets._data_table import default_cell_formatter
 
         return measure(self.app.console, default_cell_formatter(value, wrap=False, height=1), 1)
 
