@@ -129,7 +129,9 @@ class NewJobScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self._set_types()
-        self._load_files()
+        # The remote file list once the first frame is painted: its answer (two option lists rebuilt, the fields
+        # refilled) otherwise lands while the form is being built and delays that frame.
+        self.app.after_switch_paint(self._load_files)
         self._mount_rest()
 
     @work(group="job-rows", exit_on_error=False)
