@@ -98,6 +98,9 @@ class BaseScreen(Screen):
         # first shown through a mode never catches up — it is not mounted yet when switch_mode sets the
         # counter — so every return to it paid that. Its styles were applied as it mounted: mark it current.
         self._mark_styles_current()
+        ready = getattr(self.app, "screen_ready", None)
+        if ready is not None:  # after what on_mount queued: the first frame shown is the complete one
+            self.call_later(ready, self)
         if self._gc_held:
             self.call_after_refresh(self._release_gc)
         first_painted = getattr(self.app, "first_screen_painted", None)
