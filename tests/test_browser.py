@@ -14,6 +14,7 @@ from tests.conftest import DATASETS, MAINLAND
 from tests.test_app_demo import wait_for
 from bailian_tui.tui.app import BailianApp
 from bailian_tui.simulator.demo import point_at_demo
+from bailian_tui.tui.widgets.conversation import ConversationView
 from bailian_tui.tui.widgets.records import RecordList
 
 
@@ -31,7 +32,8 @@ def make_app(tmp_path, demo, path):
 
 
 def conversation_text(app) -> str:
-    return "\n".join(str(w.render()) for w in app.screen.query("#conversation Static"))
+    """The conversation pane's lines as painted (also those scrolled out of view)."""
+    return app.screen.query_one("#conversation", ConversationView).text
 
 
 async def test_open_preview_switch_template_jump_and_search(tmp_path, demo):

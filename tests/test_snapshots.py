@@ -144,7 +144,7 @@ def test_datasets_with_a_file_open(snap_compare, pinned_demo, size):
 
     def ready(app) -> bool:
         return bool(app.screen.query("#records")) and app.screen.query_one("#records").row_count == 12 \
-            and bool(app.screen.query("#conversation .message"))
+            and bool(app.screen.query_one("#conversation").titles)
 
     assert snap_compare(pinned_demo(path), terminal_size=size, run_before=until(ready))
 
