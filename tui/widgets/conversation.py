@@ -34,20 +34,95 @@ class Block:
     title: str | None = None  # a message's role and tokens; None for the head and findings
 
 
-class RawView(ScrollView):
-    """The record as it is in the file, painted line by line: a move in the record list repaints this view
-    and changes its virtual size without a layout pass of the screen (it was a Static in a VerticalScroll,
-    whose new height re-laid out the whole screen on every Down)."""
+class LinesView(ScrollView):
+    """A view that lays its content out as lines once per change (and on resize) and paints them from that list:
+    showing something new repaints the view and sets its virtual size without a layout pass of the screen.
+    Subclasses say what the lines are (`_render`) and call `_relayout` when the content changes."""
 
     DEFAULT_CSS = """
-    RawView { overflow-x: hidden; }
+    LinesView { overflow-x: hidden; }
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._body: RenderableType = ""
         self._lines: list[Strip] = []
-        self._width = -1  # the width the lines were wrapped at
+        self._width = -1  # the width the lines were laid out at; -1: not laid out yet
+        self._barred = False  # the last layout needed a vertical scrollbar
+        self._base: RichStyle | None = None  # the view's own style, looked up once per style change
+
+    def _render(self, width: int) -> list[Strip]:
+        raise NotImplementedError
+
+    def _relayout(self) -> None:
+        self._width = -1
+        self._wrap()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    def _wrap(self) -> None:
+        """Lay out to the room there is: the whole width, or less a scrollbar when it is taller. The width that
+        fitted the previous content is tried first (records alike are alike): one layout per move, not two."""
+        if not self.container_size:
+            return
+        width, height = self.container_size
+        bar = self.styles.scrollbar_size_vertical
+        if bar and self._barred:
+            lines = self._render(width - bar)
+            if len(lines) > height:
+                width -= bar
+            else:
+                lines = self._render(width)
+        else:
+            lines = self._render(width)
+            if bar and len(lines) > height:
+                width -= bar
+                lines = self._render(width)
+        self._lines, self._width, self._barred = lines, width, width < self.container_size.width
+        size = Size(width, len(lines))
+        if size != self.virtual_size:
+            # Not the reactive (it asks the screen for a layout pass): this view's place on screen is fixed,
+            # only what scrolls inside it changes. (A scrollbar that comes or goes still lays it out.)
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
+
+    def on_resize(self) -> None:
+        self._width = -1
+        self._wrap()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+        if self._width >= 0:  # colours are baked into the lines: lay them out again with the new ones
+            self._width = -1
+            self.refresh()
+
+    @property
+    def text(self) -> str:
+        """What the view shows, as plain text (every line, also those scrolled out of sight)."""
+        if self._width < 0:
+            self._wrap()
+        return "\n".join(strip.text.rstrip() for strip in self._lines)
+
+    def render_line(self, y: int) -> Strip:
+        if self._width < 0:
+            self._wrap()
+        if self._base is None:
+            self._base = self.rich_style  # walks every ancestor: once, not once per line per frame
+        base = self._base
+        width = self.scrollable_content_region.width
+        row = self.scroll_offset.y + y
+        if row >= len(self._lines):
+            return Strip.blank(width, base)
+        return self._lines[row].apply_style(base).crop_extend(0, width, base)
+
+
+class RawView(LinesView):
+    """The record as it is in the file. (It was a Static in a VerticalScroll, whose new height re-laid out the
+    whole screen on every Down.)"""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._body: RenderableType = ""
 
     def show(self, preview: Preview) -> None:
         if preview.source is None:
@@ -55,58 +130,20 @@ class RawView(ScrollView):
         else:
             text = json.dumps(preview.source, ensure_ascii=False, indent=2)
             self._body = Syntax(text, "json", word_wrap=True, theme="ansi_dark", background_color="default")
-        self._width = -1
-        self._wrap()
-        self.scroll_to(0, 0, animate=False, immediate=True)
-        self.refresh()
-
-    def _wrap(self) -> None:
-        """Wrap the body to the room there is: the whole width, or less a scrollbar when it is taller."""
-        if not self.container_size:
-            return
-        width, height = self.container_size
-        bar = self.styles.scrollbar_size_vertical
-        lines = self._render(width)
-        if len(lines) > height and bar:
-            width -= bar
-            lines = self._render(width)
-        self._lines, self._width = lines, width
-        size = Size(width, len(lines))
-        if size != self.virtual_size:
-            # Not the reactive (it asks the screen for a layout pass): this view's place on screen is fixed,
-            # only what scrolls inside it changes.
-            self.set_reactive(Widget.virtual_size, size)
-            self._scroll_update(size)
+        self._relayout()
 
     def _render(self, width: int) -> list[Strip]:
         console = self.app.console
         options = console.options.update(width=max(width, 1), height=None, highlight=False)
         return [Strip(line, width) for line in console.render_lines(self._body, options, pad=True)]
 
-    def on_resize(self) -> None:
-        self._width = -1
-        self._wrap()
 
-    def render_line(self, y: int) -> Strip:
-        if self._width < 0:
-            self._wrap()
-        width = self.scrollable_content_region.width
-        row = self.scroll_offset.y + y
-        base = self.rich_style
-        if row >= len(self._lines):
-            return Strip.blank(width, base)
-        return self._lines[row].apply_style(base).crop_extend(0, width, base)
-
-
-class ConversationView(ScrollView):
+class ConversationView(LinesView):
     """ChatML as a conversation: a head line, every finding of the record, and one bordered block per message
     with its role and tokens in the border — painted line by line like `RawView`. (It was a VerticalScroll of
     one Static per block: their heights change from one record to the next, so every move in the record list
     cost a layout pass of the screen.)"""
 
-    DEFAULT_CSS = """
-    ConversationView { overflow-x: hidden; }
-    """
     COMPONENT_CLASSES = {"conversation--head", "conversation--message",
                          "conversation--system", "conversation--user", "conversation--assistant",
                          "conversation--rejected"}
@@ -114,8 +151,6 @@ class ConversationView(ScrollView):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._blocks: list[Block] = []
-        self._lines: list[Strip] = []
-        self._width = -1  # the width the lines were laid out at
 
     # -- what is shown ---------------------------------------------------------------------------------
 
@@ -124,11 +159,13 @@ class ConversationView(ScrollView):
         verdict = "[b green]ok[/]" if preview.ok else "[b red]will not train[/]"
         length_style = "b red" if preview.too_long else "green"
         counted = f"[{length_style}]{preview.total_tokens} tokens[/]" if preview.counted else "counting tokens…"
-        blocks.append(Block("conversation--head", f"line {preview.line} · {verdict} · {counted} / max_length {preview.max_length}"))
+        blocks.append(Block("conversation--head",
+                            f"line {preview.line} · {verdict} · {counted} / max_length {preview.max_length}"))
         for finding in preview.findings:
             hint = f" — {finding.hint}" if finding.hint else ""
-            blocks.append(Block("conversation--finding", Text.assemble((f"{finding.severity}: ", SEVERITY_STYLE[finding.severity]),
-                                                         finding.message, (hint, "dim"))))
+            blocks.append(Block("conversation--finding",
+                                Text.assemble((f"{finding.severity}: ", SEVERITY_STYLE[finding.severity]),
+                                              finding.message, (hint, "dim"))))
         if preview.converted is not None:
             messages = list(preview.converted.get("messages") or [])
             for key in ("chosen", "rejected"):
@@ -146,17 +183,7 @@ class ConversationView(ScrollView):
                 blocks.append(Block(ROLE_CLASS.get(role.split(" ")[0], "conversation--message"), Text(str(content)),
                                     head))
         self._blocks = blocks
-        self._width = -1
-        self._wrap()
-        self.scroll_to(0, 0, animate=False, immediate=True)
-        self.refresh()
-
-    @property
-    def text(self) -> str:
-        """What the view shows, as plain text (every line, also those scrolled out of sight)."""
-        if self._width < 0:
-            self._wrap()
-        return "\n".join(strip.text.rstrip() for strip in self._lines)
+        self._relayout()
 
     @property
     def titles(self) -> list[str]:
@@ -164,23 +191,6 @@ class ConversationView(ScrollView):
         return [block.title for block in self._blocks if block.title is not None]
 
     # -- painting --------------------------------------------------------------------------------------
-
-    def _wrap(self) -> None:
-        """Lay the blocks out at the room there is: the whole width, or less a scrollbar when they are taller."""
-        if not self.container_size:
-            return
-        width, height = self.container_size
-        bar = self.styles.scrollbar_size_vertical
-        lines = self._render(width)
-        if len(lines) > height and bar:
-            width -= bar
-            lines = self._render(width)
-        self._lines, self._width = lines, width
-        size = Size(width, len(lines))
-        if size != self.virtual_size:
-            # Not the reactive (it asks the screen for a layout pass): this view's place on screen is fixed.
-            self.set_reactive(Widget.virtual_size, size)
-            self._scroll_update(size)
 
     def _render(self, width: int) -> list[Strip]:
         lines: list[Strip] = []
@@ -218,17 +228,3 @@ class ConversationView(ScrollView):
         else:
             middle = "─" * max(inner, 0)
         return Strip([Segment(left + middle + right, style)])
-
-    def on_resize(self) -> None:
-        self._width = -1
-        self._wrap()
-
-    def render_line(self, y: int) -> Strip:
-        if self._width < 0:
-            self._wrap()
-        width = self.scrollable_content_region.width
-        row = self.scroll_offset.y + y
-        base = self.rich_style
-        if row >= len(self._lines):
-            return Strip.blank(width, base)
-        return self._lines[row].apply_style(base).crop_extend(0, width, base)
