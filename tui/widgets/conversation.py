@@ -77,6 +77,10 @@ class LinesView(ScrollView):
             if bar and len(lines) > height:
                 width -= bar
                 lines = self._render(width)
+        if self._base is None:
+            self._base = self.rich_style  # walks every ancestor: once per style change, not once per line
+        base = self._base
+        lines = [line.apply_style(base) for line in lines]  # once here, not on every frame
         self._lines, self._width, self._barred = lines, width, width < self.container_size.width
         size = Size(width, len(lines))
         if size != self.virtual_size:
@@ -106,14 +110,13 @@ class LinesView(ScrollView):
     def render_line(self, y: int) -> Strip:
         if self._width < 0:
             self._wrap()
-        if self._base is None:
-            self._base = self.rich_style  # walks every ancestor: once, not once per line per frame
-        base = self._base
+        base = self._base if self._base is not None else self.rich_style
         width = self.scrollable_content_region.width
         row = self.scroll_offset.y + y
         if row >= len(self._lines):
             return Strip.blank(width, base)
-        return self._lines[row].apply_style(base).crop_extend(0, width, base)
+        line = self._lines[row]
+        return line if line.cell_length == width else line.crop_extend(0, width, base)
 
 
 class RawView(LinesView):

@@ -30,7 +30,8 @@ class RecordList(ScrollView, can_focus=True):
         Binding("end", "goto(-1)", "Last", show=False, id="records-last"),
     ]
 
-    cursor: reactive[int] = reactive(0, init=False)
+    # No repaint of the whole list on a move: watch_cursor repaints the two rows that change.
+    cursor: reactive[int] = reactive(0, init=False, repaint=False)
 
     @dataclass
     class Highlighted(Message):
