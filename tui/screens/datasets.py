@@ -180,7 +180,7 @@ class DatasetsScreen(BaseScreen):
 
         def progress(done: int, total: int) -> None:
             now = time.monotonic()
-            if now - last[0] > 0.1:
+            if now - last[0] > 0.25:  # each report is a frame (~10 ms in tmux) that a key press may wait behind
                 last[0] = now
                 self.app.call_from_thread(self._indexing, source, done, total)
 
