@@ -42,6 +42,10 @@ TOUR = [
     ("return: Jobs", "j", "job id"),
     ("return: New job", "n", "training type"),
     ("return: Jobs again", "j", "job id"),
+    ("return: Datasets", "d", "Pick a file"),
+    ("return: Files", "f", "file_id"),
+    ("return: Deployments", "p", "deployed model"),
+    ("return: Jobs, third", "j", "job id"),
 ]
 
 

@@ -51,10 +51,13 @@ class BailianApp(App):
         self.current_service = None
         self._core_ready = asyncio.Event()
         self._core_started = False
+        self._gc_frozen = False  # the start-up load is frozen (see _load_core)
         self.scheduler = None
         self.fleet = None
         self.gpu_lines: dict[str, list[str]] = {}  # watched local runs: GPU lines (NVML, when available)
         self.job_listeners: set = set()
+        self._switch_hold: list[float] | None = None  # see switch_mode
+        self._after_paint: list | None = None  # callbacks for after the switched-to screen's first frame
 
     @property
     def service_ready(self) -> bool:
@@ -67,12 +70,76 @@ class BailianApp(App):
 
             self.push_screen(NoKeyScreen(self.settings))
 
+    # Textual's switch_mode holds every repaint for a fixed 50 ms (`delay_update`, "to mask a brief
+    # transition"), and the frame it renders meanwhile is dropped: on a return, whose screen is built and has
+    # only its ScreenResume to run, those 50 ms were most of the time from the key to the screen (tmux traces:
+    # ~9 ms of work, then the wait). A return holds the repaint only until the screen has handled its
+    # ScreenResume, then paints once. A first visit keeps Textual's delay (its screen is still being composed).
+    # Work a screen can leave until after that first frame goes through `after_switch_paint`.
+    SWITCH_HOLD_SECONDS = 0.05
+
+    def switch_mode(self, mode: str):
+        holds: list[float] = []  # what delay_update was asked for during this switch
+        self._switch_hold = holds if mode != self.current_mode else None
+        try:
+            result = super().switch_mode(mode)
+        finally:
+            self._switch_hold = None
+        if holds:
+            screen, later = self.screen, []
+            self._after_paint = later
+            released = False
+
+            def release() -> None:
+                nonlocal released
+                if released:
+                    return
+                released = True
+                if self._after_paint is later:
+                    self._after_paint = None
+                self._end_batch()  # Textual-private, the pair of the _begin_batch in delay_update below
+                if not self._batch_count:
+                    self.screen.refresh()  # the current one (a later switch may have ended its hold first)
+                for callback in later:  # run once the frame just asked for is painted
+                    screen.call_after_refresh(callback)
+
+            if screen.is_mounted:  # a return: its ScreenResume is queued before this callback
+                screen.call_later(release)
+            # Textual's own delay stays as the backstop (a first visit, or a screen that never runs the callback).
+            self.set_timer(self.SWITCH_HOLD_SECONDS, release, name="switch_hold")
+        return result
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        holds = getattr(self, "_switch_hold", None)
+        # Not switch_mode's (the command palette's, say), or a Textual without the batch pair: Textual's way.
+        if holds is None or not (hasattr(self, "_begin_batch") and hasattr(self, "_end_batch")):
+            super().delay_update(delay)
+            return
+        self._begin_batch()  # released by switch_mode above
+        holds.append(delay)
+
+    def after_switch_paint(self, callback) -> None:
+        """Run ``callback`` once the current screen has painted its first frame after a switch to it (after the
+        next paint when no switch is holding the repaint: a screen popped back, say)."""
+        if self._after_paint is not None:
+            self._after_paint.append(callback)
+        else:
+            self.screen.call_after_refresh(callback)
+
     def first_screen_painted(self) -> None:
         """Start loading the SDK and the tokenizer once the first frame is on screen: their imports hold the
         GIL, so started earlier they would delay that frame by half a second."""
         if not self._core_started:
             self._core_started = True
             self._load_core()
+        elif self._gc_frozen and self.screen_stack and self.screen is self.screen_stack[0]:
+            # A place's screen, just built, lives as long as the app: its widgets join what the collector
+            # skips. Left in, every full collection walked them (85–120 ms with the loop stopped, in tmux traces
+            # of the screen tour: the return it landed on took ~0.1 s). Pushed screens (a log, a dialog) come
+            # and go, and are not frozen.
+            import gc
+
+            gc.freeze()
 
     def _end_on_signals(self) -> None:
         """SIGINT/SIGTERM/SIGHUP (a dropped SSH connection) end the app the normal way — terminal restored,
@@ -162,6 +229,7 @@ class BailianApp(App):
         import gc
 
         gc.freeze()
+        self._gc_frozen = True
 
     def _connect(self, fleet, service, scheduler) -> None:
         self.fleet, self.current_service, self.scheduler = fleet, service, scheduler

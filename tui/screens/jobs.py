@@ -91,9 +91,11 @@ class JobsScreen(BaseScreen):
         self.app.job_listeners.discard(self)
 
     def on_screen_resume(self) -> None:
+        # What changed while away is shown right after the first frame, which shows the table as it was left
+        # (from the table's caches: no cell rendered). When rows came or went, or the order changed, catching
+        # up re-renders every visible cell (~25–35 ms of the loop): not before the screen is back.
         if self._stale:
-            self._stale = False
-            self._render_rows()
+            self.app.after_switch_paint(self._catch_up)
         if self.focused is None:
             self.query_one("#jobs", DataTable).focus()
 
@@ -147,7 +149,12 @@ class JobsScreen(BaseScreen):
             column = next(k for k, c in table.columns.items() if str(c.label) == label)
             table.update_cell(glance.job_id, column, value, update_width=True)
 
+    def _catch_up(self) -> None:
+        if self._stale and self.on_top:
+            self._render_rows()
+
     def _render_rows(self) -> None:
+        self._stale = False
         table = self.query_one("#jobs", DataTable)
         key = selected_key(table)
         scheduler = self.app.scheduler
