@@ -66,7 +66,7 @@ class RecordList(ScrollView, can_focus=True):
             size = Size(0, total)  # rows are cut to the width: no sideways scrolling
             if size != self.virtual_size:
                 # Not the reactive, which asks the screen for a layout pass: the list's place is fixed, only what
-                # scrolls inside it grows (ten times a second while a big file is indexed). A scrollbar that
+                # scrolls inside it grows (4 times a second while a big file is indexed). A scrollbar that
                 # appears still lays the screen out (Textual's show_vertical_scrollbar does).
                 self.set_reactive(RecordList.virtual_size, size)
                 self._scroll_update(size)
