@@ -14,6 +14,7 @@ from tests.conftest import DATASETS, MAINLAND
 from tests.test_app_demo import wait_for
 from bailian_tui.tui.app import BailianApp
 from bailian_tui.simulator.demo import point_at_demo
+from bailian_tui.tui.widgets.conversation import ConversationView, RawView
 from bailian_tui.tui.widgets.records import RecordList
 
 
@@ -31,7 +32,8 @@ def make_app(tmp_path, demo, path):
 
 
 def conversation_text(app) -> str:
-    return "\n".join(str(w.render()) for w in app.screen.query("#conversation Static"))
+    """The conversation pane's lines as painted (also those scrolled out of view)."""
+    return app.screen.query_one("#conversation", ConversationView).text
 
 
 async def test_open_preview_switch_template_jump_and_search(tmp_path, demo):
@@ -234,3 +236,31 @@ async def test_local_file_names_show_as_they_are_never_as_markup_or_escapes(tmp_
         await wait_for(lambda: getattr(app.screen, "state", "") == "done", pilot)
         file_id = app.screen.file_id
         assert f"uploaded as {file_id}" in str(app.screen.query_one("#upload-status").render())
+
+
+async def test_moving_in_the_record_list_shows_each_record_without_laying_out_the_screen(tmp_path, demo):
+    """Each move shows the next record in both panes; none of them lays the screen out again (the panes paint
+    their own lines: a layout pass per move was most of a move's cost in a real terminal)."""
+    lines = MAINLAND.read_text(encoding="utf-8").splitlines()
+    app = make_app(tmp_path, demo, MAINLAND)
+    async with app.run_test(size=(120, 40)) as pilot:
+        records = app.screen.query_one("#records", RecordList)
+        raw = app.screen.query_one("#raw", RawView)
+        await wait_for(lambda: records.row_count == len(lines) and "line 1 · ok" in conversation_text(app), pilot)
+        tree = app.screen.query_one("#tree")
+        await wait_for(lambda: bool(tree.root.children), pilot)  # the folder tree
+        await pilot.pause()  # and the layout it asked for
+        layouts: list = []
+        app.screen.screen_layout_refresh_signal.subscribe(app.screen, layouts.append)
+        for n in range(2, 7):
+            await pilot.press("down")
+            question = json.loads(lines[n - 1])["question"]
+            await wait_for(lambda: conversation_text(app).lstrip().startswith(f"line {n} · ok"), pilot)
+            assert question[:12] in conversation_text(app).replace("\n", "")
+            assert question[:8] in raw.text.replace("\n", "")
+        await pilot.press("pagedown", "pagedown", "up")
+        await wait_for(lambda: conversation_text(app).lstrip().startswith(f"line {records.current + 1} · ok"), pilot)
+        assert records.current > 6
+        await pilot.press("home")
+        await wait_for(lambda: conversation_text(app).lstrip().startswith("line 1 · ok"), pilot)
+        assert layouts == []

@@ -138,15 +138,22 @@ def test_files(snap_compare, pinned_demo, size):
     assert snap_compare(pinned_demo(), terminal_size=size, run_before=go)
 
 
+def record_shown(app) -> bool:
+    return bool(app.screen.query("#records")) and app.screen.query_one("#records").row_count == 12 \
+        and bool(app.screen.query_one("#conversation").titles)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_datasets_with_a_file_open(snap_compare, pinned_demo, size):
     path = DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl"
+    assert snap_compare(pinned_demo(path), terminal_size=size, run_before=until(record_shown))
 
-    def ready(app) -> bool:
-        return bool(app.screen.query("#records")) and app.screen.query_one("#records").row_count == 12 \
-            and bool(app.screen.query("#conversation .message"))
 
-    assert snap_compare(pinned_demo(path), terminal_size=size, run_before=until(ready))
+@pytest.mark.parametrize("colours", COLOURS)
+def test_datasets_colours(snap_compare, pinned_demo, colours):
+    """The record's preview (JSON, the bordered messages by role) with 16 colours and with NO_COLOR."""
+    path = DATASETS / "MedQA/questions/Mainland/4_options/test.jsonl"
+    assert snap_compare(pinned_demo(path, colours=colours), terminal_size=(100, 30), run_before=until(record_shown))
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -40,8 +40,13 @@ def _line_starts(chunk: bytes, base: int) -> array:
 # The helper process of RecordSource._from_helper: the same scan as _line_starts, standard library only.
 # Per read it writes two 8-byte integers (offsets found, bytes covered so far) and then the offsets.
 _SCANNER = """
+import os
 import sys
 from array import array
+try:
+    os.nice(10)  # background work: on a busy machine the app's key presses come first
+except (AttributeError, OSError):
+    pass
 from itertools import accumulate, count
 from operator import add
 path, base, read = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual import on, work
@@ -27,6 +28,7 @@ from bailian_tui.tui.widgets.histogram import Histogram
 from bailian_tui.tui.widgets.records import RecordList
 
 TEMPLATES = {"zh": ("中文 (documented)", medqa.MedQATemplate()), "en": ("English", medqa.ENGLISH)}
+FRAME_SECONDS = 1 / 60  # Textual paints at most this often
 DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".xlsx"}
 
 
@@ -75,6 +77,8 @@ class DatasetsScreen(BaseScreen):
         self.template = "zh"
         self.last_search = ""
         self._pending_preview: int | None = None
+        self._shown: tuple[RecordSource | None, int] | None = None  # the file and record the preview shows
+        self._shown_at = 0.0  # when (time.monotonic)
         self._recount = None  # the timer that shows token counts once the vocabulary is loaded
         self.last_output: Path | None = None
 
@@ -100,6 +104,11 @@ class DatasetsScreen(BaseScreen):
                 yield Histogram(id="histogram", classes="hidden")
 
     def on_mount(self) -> None:
+        # A move shows its record from inside the key's own handler, so the cursor and the record reach the
+        # screen in one frame. (Through the list's Highlighted message the screen drew the cursor alone first:
+        # the message bubbles up a queue at a time, the screen went idle in between, and the record waited for
+        # the next frame slot, ~17 ms later.)
+        self.watch(self.query_one("#records", RecordList), "cursor", self._cursor_moved, init=False)
         opened = self.open_file or self.app.open_path
         if opened is not None and opened.is_file():
             self.open(opened)
@@ -143,8 +152,6 @@ class DatasetsScreen(BaseScreen):
             return
         self.source = source
         self.index_seconds: float | None = None
-        import time
-
         self._opened_at = time.perf_counter()
         self.query_one("#histogram", Histogram).add_class("hidden")
         self._info("indexing…")
@@ -172,10 +179,8 @@ class DatasetsScreen(BaseScreen):
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
-            import time
-
             now = time.monotonic()
-            if now - last[0] > 0.1:
+            if now - last[0] > 0.25:  # each report is a frame (~10 ms in tmux) that a key press may wait behind
                 last[0] = now
                 self.app.call_from_thread(self._indexing, source, done, total)
 
@@ -190,8 +195,6 @@ class DatasetsScreen(BaseScreen):
     @on(Indexed)
     def _indexed(self, message: Indexed) -> None:
         if message.source is self.source:
-            import time
-
             self.index_seconds = time.perf_counter() - self._opened_at
             self.query_one("#records", RecordList).sync()
             self._info()
@@ -203,8 +206,11 @@ class DatasetsScreen(BaseScreen):
         fmt = self.converter.name if self.converter else "unknown format"
         kind = f" → {self.converter.kind}" if self.converter else ""
         detail = state or f"{len(source):,} records"
+        # One line whatever it says (its height is fixed): no layout pass of the screen, which cost 20–70 ms ten
+        # times a second while a big file was indexed, and moves in the record list waited behind it.
         self.query_one("#file-info", Static).update(Text.assemble(
-            (local_name(source.path), "bold"), f" · {source.kind} · {size_text(source.size)} · {fmt}{kind} · {detail}"))
+            (local_name(source.path), "bold"), f" · {source.kind} · {size_text(source.size)} · {fmt}{kind} · {detail}"),
+            layout=False)
 
     # -- format and template -------------------------------------------------------------------------
 
@@ -231,14 +237,30 @@ class DatasetsScreen(BaseScreen):
 
     # -- preview ---------------------------------------------------------------------------------------
 
+    def _cursor_moved(self) -> None:
+        current = self.query_one("#records", RecordList).current
+        if current is None:
+            return
+        if self._pending_preview is not None or time.monotonic() - self._shown_at < FRAME_SECONDS:
+            # Keys come faster than records can be shown (a key held down on a busy machine): the cursor is
+            # drawn at once and only the record it stops on is previewed.
+            self._queue_preview(current)
+        else:
+            self._show(current)
+
     @on(RecordList.Highlighted)
     def _highlighted(self, message: RecordList.Highlighted) -> None:
-        # The list's cursor is painted first; the preview follows after that frame, and a key held down
-        # previews only the record it stops on, never every record it passed.
+        # Also sent for a new file or filter; a move's own message comes after its record is shown.
+        if (self.source, message.index) != self._shown:
+            self._queue_preview(message.index)
+
+    def _queue_preview(self, index: int | None) -> None:
+        # Built once the messages already queued for the screen are handled: a key held down while the app is
+        # behind previews only the record it stops on, never every record it passed.
         first = self._pending_preview is None
-        self._pending_preview = message.index
-        if first:
-            self.call_after_refresh(self._show_pending)
+        self._pending_preview = index
+        if first and index is not None:
+            self.call_later(self._show_pending)
 
     def _show_pending(self) -> None:
         index, self._pending_preview = self._pending_preview, None
@@ -271,6 +293,8 @@ class DatasetsScreen(BaseScreen):
             self._recount = self.set_timer(0.2, self._recount_preview)  # counts when it is there (one timer)
         self.query_one("#raw", RawView).show(shown)
         self.query_one("#conversation", ConversationView).show(shown)
+        self._shown = (self.source, index)
+        self._shown_at = time.monotonic()
 
     # -- navigation ------------------------------------------------------------------------------------
 

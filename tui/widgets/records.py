@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -29,7 +30,8 @@ class RecordList(ScrollView, can_focus=True):
         Binding("end", "goto(-1)", "Last", show=False, id="records-last"),
     ]
 
-    cursor: reactive[int] = reactive(0, init=False)
+    # No repaint of the whole list on a move: watch_cursor repaints the two rows that change.
+    cursor: reactive[int] = reactive(0, init=False, repaint=False)
 
     @dataclass
     class Highlighted(Message):
@@ -42,6 +44,11 @@ class RecordList(ScrollView, can_focus=True):
         self.rows: list[int] | None = None  # a filter: the record indices to show, or None for all
         self.flagged: set[int] = set()
         self._known = 0
+        self._base: Style | None = None  # the list's own style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
 
     # -- data ------------------------------------------------------------------------------------------
 
@@ -56,7 +63,13 @@ class RecordList(ScrollView, can_focus=True):
         total = self.row_count
         if total != self._known:
             self._known = total
-            self.virtual_size = Size(0, total)  # rows are cut to the width: no sideways scrolling
+            size = Size(0, total)  # rows are cut to the width: no sideways scrolling
+            if size != self.virtual_size:
+                # Not the reactive, which asks the screen for a layout pass: the list's place is fixed, only what
+                # scrolls inside it grows (4 times a second while a big file is indexed). A scrollbar that
+                # appears still lays the screen out (Textual's show_vertical_scrollbar does).
+                self.set_reactive(RecordList.virtual_size, size)
+                self._scroll_update(size)
             self.refresh()
 
     @property
@@ -104,7 +117,9 @@ class RecordList(ScrollView, can_focus=True):
         number = f"{self.source.line_of(index) if self.source.kind != 'jsonl' else index + 1:>8} "
         mark = "!" if index in self.flagged else " "
         text = self.source.preview(index, max(width * 2, 40))
-        base = self.get_component_rich_style("recordlist--cursor") if row == self.cursor else self.rich_style
+        if self._base is None:
+            self._base = self.rich_style  # walks every ancestor: once per style change, not once per line
+        base = self.get_component_rich_style("recordlist--cursor") if row == self.cursor else self._base
         segments = [Segment(number, base + self.get_component_rich_style("recordlist--number")),
                     Segment(mark, base + self.get_component_rich_style("recordlist--flagged")),
                     Segment(" " + text, base)]
