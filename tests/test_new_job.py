@@ -256,3 +256,50 @@ async def test_jobs_create_refuses_what_the_form_refuses(form_app, tmp_path):
                 assert "pass --yes" in done.stderr  # accepted; only the confirmation is missing
             verdicts.append(bool(form_refuses))
     assert verdicts == [True, True, True, True, True, False]
+
+
+def queue_keys(app, *keys: str) -> None:
+    """Keys typed before the app has answered the first: all queued at once."""
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+async def test_keys_pressed_on_arrival_find_the_whole_form(form_app):
+    """At 80×24 the form's first frame holds only the rows that fit; the rest mount after it, a few per frame.
+    A key pressed at once on arrival — Tab from the last row of that first frame — goes to the next field below
+    the fold, in order (not back to the top), and what is typed there is checked like any field."""
+    from textual import events
+
+    app, _ = form_app
+    fields = [p.name for p in PARAMS if p.applies_to("sft", "qwen3-8b")]
+    arrival: dict = {}
+
+    def on_arrival() -> None:  # the first frame is on screen: focus its last field and press Tab
+        screen = app.screen
+        shown = [box.id.removeprefix("hp-") for box in screen.query(Input) if box.id.startswith("hp-")]
+        screen.set_focus(screen.query_one(f"#hp-{shown[-1]}", Input))
+        arrival.update(shown=shown, complete=screen.form_complete, focused=screen.focused)
+        queue_keys(app, "tab")
+
+    def hook(message) -> None:
+        screen = app.screen_stack[-1] if app.screen_stack else None
+        if type(screen).__name__ == "NewJobScreen" and isinstance(message, events.ScreenResume) and not arrival:
+            arrival["resumed"] = True
+            screen.call_after_refresh(on_arrival)
+
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await app.service()
+        await pilot.press("n")
+        await wait_for(lambda: "shown" in arrival, pilot)
+        screen = app.screen
+        await settle(pilot, "job-rows", "job-params", "job-files", "job-count")
+        shown = arrival["shown"]
+        assert not arrival["complete"] and len(shown) < len(fields)  # the Tab came before the rest was mounted
+        assert shown == fields[:len(shown)]
+        assert screen.form_complete and [b.id for b in screen.query(Input) if b.id.startswith("hp-")][:len(fields)]
+        below = screen.query_one(f"#hp-{fields[len(shown)]}", Input)
+        assert screen.focused is below  # the next field, below the fold
+        await pilot.press("ctrl+a", "x")  # Input: select all, replace
+        await wait_for(lambda: below.id.removeprefix("hp-") in problems_text(app), pilot)  # checked as typed

@@ -58,6 +58,7 @@ class BailianApp(App):
         self.job_listeners: set = set()
         self._switch_hold: list[float] | None = None  # see switch_mode
         self._after_paint: list | None = None  # callbacks for after the switched-to screen's first frame
+        self._first_visit_release = None  # ends the repaint hold of a switch to a screen not built yet
 
     @property
     def service_ready(self) -> bool:
@@ -105,6 +106,8 @@ class BailianApp(App):
 
             if screen.is_mounted:  # a return: its ScreenResume is queued before this callback
                 screen.call_later(release)
+            else:  # a first visit: released when the screen has mounted and filled itself (`screen_ready`)
+                self._first_visit_release = release
             # Textual's own delay stays as the backstop (a first visit, or a screen that never runs the callback).
             self.set_timer(self.SWITCH_HOLD_SECONDS, release, name="switch_hold")
         return result
@@ -117,6 +120,15 @@ class BailianApp(App):
             return
         self._begin_batch()  # released by switch_mode above
         holds.append(delay)
+
+    def screen_ready(self, screen) -> None:
+        """A place's screen, built by a first visit, has mounted and run its on_mount: end the switch's repaint
+        hold now. Held by Textual's 50 ms timer, the screen's first complete frame (the new-job form: ~150 ms of
+        building) was rendered, dropped because the hold was still on, and rendered again once the overdue timer
+        ran — after whatever the screen started meanwhile (~60 ms more on New job, in-app)."""
+        release, self._first_visit_release = getattr(self, "_first_visit_release", None), None
+        if release is not None and screen is self.screen:
+            release()
 
     def after_switch_paint(self, callback) -> None:
         """Run ``callback`` once the current screen has painted its first frame after a switch to it (after the

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 
+import asyncio
 from pathlib import Path
 
 from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Input, Select, Static
 
@@ -21,9 +23,15 @@ from bailian_tui.core.providers import openai_hp
 from bailian_tui.tui.failures import FAILED
 from bailian_tui.tui.screens.base import BaseScreen
 from bailian_tui.tui.screens.confirm import ConfirmScreen
-from bailian_tui.tui.widgets.form import FieldInput, FormRow, FormScroll
+from bailian_tui.tui.widgets.form import FieldInput, FieldRow, FormScroll, FormRow
 
 NONE = "none"
+# Rows the form mounts per slice after its first frame (~3 widgets each, ~5–8 ms of the event loop per row):
+# small enough that a key pressed meanwhile waits a few milliseconds, not the whole form.
+ROWS_PER_SLICE = 4
+# The lines of the screen above and below the parameter rows at their first frame: header, connection line,
+# place bar, provider/model/type/preset/file selects, the file line, a margin, help (2), problems, footer.
+CHROME_LINES = 15
 
 
 class NewJobScreen(BaseScreen):
@@ -39,8 +47,10 @@ class NewJobScreen(BaseScreen):
         self._defaults: dict[str, str] = {}  # the default each shown field got: a different value was edited
         self.profiles: list = []  # every profile of the config; the form adapts to the chosen one
         self.profile = None  # the chosen profile (core.profiles.Profile); None before mount
-        self._all_rows = False  # every field's row built (the hidden ones follow the first frame)
-        self._rows: dict[str, FormRow] = {}  # by id: row-<name> (DashScope fields), oarow-<name> (OpenAI-compatible)
+        self._all_rows = False  # every field's row mounted (those below the fold and the hidden ones follow)
+        self._laid_out = False  # ... and laid out (has a place on screen, which Textual's focus order uses)
+        self._fields_for: tuple | None = None  # (profile, model, type) the fields were last filled for
+        self._rows: dict[str, FieldRow] = {}  # by id: row-<name> (DashScope fields), oarow-<name> (OpenAI-compatible)
 
     # -- layout ----------------------------------------------------------------------------------------
 
@@ -74,12 +84,13 @@ class NewJobScreen(BaseScreen):
                 yield Select([], id="job-valid", prompt="none: split automatically", compact=True)
             yield Static("", id="job-file-info")
             # Every field is built once and only shown or hidden when the model or type changes: switching is
-            # instant, and what was typed survives where it still applies. The fields this first model and type
-            # (or profile) hide are built after the form's first frame (`_build_hidden_rows`).
+            # instant, and what was typed survives where it still applies. The first frame holds the rows that fit
+            # on screen; the rest — below the fold, or hidden by this model and type (LoRA) or profile — are built
+            # as the form fills them and mounted in their places after that frame (`_mount_rest`).
             with Vertical(id="job-params"):
-                for param in PARAMS:
-                    if not self.openai and param.applies_to("sft", "qwen3-8b"):
-                        yield self._param_row(param)
+                if not self.openai:
+                    shown = [p for p in PARAMS if p.applies_to("sft", "qwen3-8b")]
+                    yield from (self._param_row(p) for p in shown[:self._rows_that_fit()])
             # OpenAI-compatible profiles: the standard's fields and the extension the profile declares.
             with Vertical(id="job-oa-params", classes="" if self.openai else "hidden"):
                 if self.openai:
@@ -89,50 +100,141 @@ class NewJobScreen(BaseScreen):
         with VerticalScroll(id="job-preview", classes="hidden"):
             yield Static("", id="job-preview-text")
 
-    def _param_row(self, param) -> FormRow:
-        row = FormRow(param.name, FieldInput(id=f"hp-{param.name}", classes="hp"), Static("", classes="hp-note"),
-                      classes="form-row", id=f"row-{param.name}")
+    def _rows_that_fit(self) -> int:
+        """How many parameter rows the form's first frame can show at the terminal's height (8 at 80×24 with the
+        provider row, 9 without): the others wait for the first frame (each row is 3 widgets Textual composes,
+        styles and lays out: ~5–8 ms)."""
+        return max(3, self.app.size.height - CHROME_LINES)
+
+    def _param_row(self, param) -> FieldRow:
+        row = FieldRow(param.name, FieldInput(id=f"hp-{param.name}", classes="hp"), Static("", classes="hp-note"),
+                       classes="form-row", id=f"row-{param.name}")
         self._rows[row.id] = row
         return row
 
-    def _oa_row(self, param) -> FormRow:
+    def _oa_row(self, param) -> FieldRow:
         note = Text.assemble(("typical ", "dim"), (param.typical, "bold"), (" · ", "dim"), (param.advice, "green"))
-        row = FormRow(param.name, FieldInput(id=f"oa-{param.name}", classes="hp"), Static(note, classes="hp-note"),
-                      classes="form-row", id=f"oarow-{param.name}")
+        row = FieldRow(param.name, FieldInput(id=f"oa-{param.name}", classes="hp"), Static(note, classes="hp-note"),
+                       classes="form-row", id=f"oarow-{param.name}")
         self._rows[row.id] = row
         return row
+
+    class FormComplete(Message):
+        """Every field's row is mounted: the form is whole (its first frame holds only the rows that fit)."""
+
+    @property
+    def form_complete(self) -> bool:
+        """Whether every field's row is mounted (public: tests and callers wait on `FormComplete`)."""
+        return self._all_rows and self._laid_out
 
     def on_mount(self) -> None:
         self._set_types()
-        self._load_files()
-        self.call_after_refresh(self._build_hidden_rows)
+        # The remote file list once the first frame is painted: its answer (two option lists rebuilt, the fields
+        # refilled) otherwise lands while the form is being built and delays that frame.
+        self.app.after_switch_paint(self._load_files)
+        self._mount_rest()
 
-    def _build_hidden_rows(self) -> None:
-        """The rows the first frame did not need — another training type's fields (LoRA), another profile's —
-        built once the form is on screen, hidden, in their places; at once if a switch needs them sooner."""
-        if self._all_rows:
-            return
-        self._all_rows = True
+    @work(group="job-rows", exit_on_error=False)
+    async def _mount_rest(self) -> None:
+        """After the first frame, the rows it did not hold — below the fold, or hidden by this model, type or
+        profile — mounted in their places a few at a time, each slice once the previous one is mounted and on
+        screen: a key pressed meanwhile is handled between slices (and mounts the rest first: `on_key`)."""
+        while not self._all_rows and self.is_attached:
+            await self._next_refresh()
+            if self._all_rows:
+                break
+            mounting: list = []
+            self._mount_missing(ROWS_PER_SLICE, mounting)
+            for done in mounting:
+                await done
+        await self._next_refresh()
+        self._laid_out = True
+
+    async def _next_refresh(self) -> None:
+        """Until the screen has refreshed (laid out and painted what changed)."""
+        refreshed = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(lambda: refreshed.done() or refreshed.set_result(None))
+        await refreshed
+
+    def _mount_missing(self, limit: int | None = None, mounting: list | None = None) -> bool:
+        """Mount rows not yet mounted, in form order, building the rows no one asked for yet (hidden until a
+        switch shows them); at most `limit` rows (their mounts appended to `mounting`). True while some remain."""
+        mounting = [] if mounting is None else mounting
+        mounted = 0
         for box_id, prefix, params, build in (("#job-params", "row", PARAMS, self._param_row),
                                               ("#job-oa-params", "oarow", openai_hp.PARAMS, self._oa_row)):
             box = self.query_one(box_id, Vertical)
-            previous = None
+            previous, run = None, []
             for param in params:
                 row = self._rows.get(f"{prefix}-{param.name}")
                 if row is None:
                     row = build(param)
                     row.display = False
-                    if previous is not None:
-                        box.mount(row, after=previous)
-                    else:
-                        box.mount(row, before=0) if box.children else box.mount(row)
+                if row.parent is None:  # built, not mounted
+                    if limit is not None and mounted + len(run) >= limit:
+                        break
+                    run.append(row)
+                    continue
+                if run:
+                    mounting.append(self._mount_run(box, run, previous))
+                    mounted, run = mounted + len(run), []
                 previous = row
+            if run:
+                mounting.append(self._mount_run(box, run, previous))
+                mounted += len(run)
+            if limit is not None and mounted >= limit:
+                return True
+        self._all_rows = True
+        self.post_message(self.FormComplete())
+        return False
 
-    def _row(self, row_id: str) -> FormRow:
-        """A field's row (kept by id: the form asks for its rows on every check), building the hidden ones first if
-        this one is among them."""
+    @staticmethod
+    def _mount_run(box: Vertical, rows: list, previous):
+        """Rows that follow one another in the form, mounted after the last mounted row before them."""
+        if previous is not None:
+            return box.mount(*rows, after=previous)
+        if box.children:
+            return box.mount(*rows, before=0)
+        return box.mount(*rows)
+
+    def on_key(self, event) -> None:
+        """A key pressed before the form is whole and laid out mounts the rest first, and Tab / Shift+Tab move in
+        form order: Textual orders focus by position on screen, which rows not yet laid out do not have."""
+        if self._laid_out:
+            return
+        if not self._all_rows:
+            self._mount_missing()
+            self.call_after_refresh(self._mark_laid_out)
+        if event.key not in ("tab", "shift+tab"):
+            return
+        order = [select for select in self.query(Select) if select.parent.display]
+        for box_id, prefix, params in (("#job-params", "row", PARAMS), ("#job-oa-params", "oarow", openai_hp.PARAMS)):
+            if self.query_one(box_id).display:
+                order += [row.input for p in params if (row := self._rows.get(f"{prefix}-{p.name}")) and row.display]
+        if self.focused in order:
+            step = 1 if event.key == "tab" else -1
+            index = order.index(self.focused) + step
+            if 0 <= index < len(order):
+                event.stop()
+                event.prevent_default()
+                self.set_focus(order[index])
+
+    def _mark_laid_out(self) -> None:
+        self._laid_out = True
+
+    def _row(self, row_id: str) -> FieldRow:
+        """A field's row (kept by id: the form asks for its rows on every check). A row not built yet is built now
+        — its input and note can be set before it is mounted, in its place, by `_mount_rest`."""
         if row_id not in self._rows:
-            self._build_hidden_rows()
+            prefix, name = row_id.split("-", 1)
+            if prefix == "oarow":
+                self._oa_row(openai_hp.PARAMS_BY_NAME[name])
+            else:
+                from bailian_tui.core.hyperparams import PARAMS_BY_NAME
+
+                self._param_row(PARAMS_BY_NAME[name])
+            if self._all_rows:  # the form is whole already (it never is: every row is built before that)
+                self._mount_missing()
         return self._rows[row_id]
 
     # -- model, type, params -----------------------------------------------------------------------------
@@ -210,11 +312,16 @@ class NewJobScreen(BaseScreen):
 
     @on(Select.Changed, "#job-model")
     def _model_changed(self) -> None:
-        self._set_types()
+        if self._fields_for != self._choice():  # not the echo of a value the form set itself
+            self._set_types()
 
     @on(Select.Changed, "#job-type")
     def _type_changed(self) -> None:
-        self._build_params()
+        if self._fields_for != self._choice():
+            self._build_params()
+
+    def _choice(self) -> tuple:
+        return self.profile.name if self.profile else "", self.model(), self.training_type()
 
     def _oa_allowed(self) -> tuple[str, ...]:
         return openai_hp.allowed_names(self.profile.extra_hyperparameters if self.profile else ())
@@ -222,12 +329,13 @@ class NewJobScreen(BaseScreen):
     def _build_oa_params(self) -> None:
         """An OpenAI-compatible profile's fields: the documented preset for the file's size fills them
         (XPULink's three presets by sample count), the profile decides which names may be sent."""
+        self._fields_for = self._choice()
         allowed = self._oa_allowed()
         name, preset = openai_hp.preset_for(self.samples or 0, allowed) if self.samples else ("", {})
         for param in openai_hp.PARAMS:
             row = self._row(f"oarow-{param.name}")
             row.display = param.name in allowed
-            box = row.query_one(Input)
+            box = row.input
             default = str(preset.get(param.name, "auto" if param.auto else ""))
             if not box.value or box.value == self._defaults.get(f"oa-{param.name}"):
                 box.value = default
@@ -245,6 +353,7 @@ class NewJobScreen(BaseScreen):
             return
         """Show the fields of this model and type. A value the person typed stays if it is still valid;
         fields left at their default take the new default (or the values last used for this model/type)."""
+        self._fields_for = self._choice()
         training_type, model = self.training_type(), self.model()
         remembered = {}
         if self.app.service_ready:
@@ -274,7 +383,7 @@ class NewJobScreen(BaseScreen):
                 continue
             row = self._row(f"row-{param.name}")
             row.display = True
-            box = row.query_one(Input)
+            box = row.input
             new_default = str(remembered.get(param.name, defaults[param.name]))
             old_default = self._defaults.get(param.name)
             if old_default is not None and box.value != old_default:
@@ -287,7 +396,7 @@ class NewJobScreen(BaseScreen):
             else:
                 box.value = new_default
             self._defaults[param.name] = new_default
-            row.query_one(".hp-note", Static).update(Text.assemble(
+            row.show_note(Text.assemble(
                 ("default ", "dim"), (f"{defaults[param.name]}", "bold"), (" · recommended ", "dim"),
                 (str(recommended.get(param.name, param.recommended)), "bold green")))
 
@@ -309,9 +418,9 @@ class NewJobScreen(BaseScreen):
         """What the person typed in every field this model and type show; the profile's review types and
         checks it (``jobform.review``, or ``openai_hp`` on an OpenAI-compatible profile)."""
         if self.openai:
-            return {name: self._row(f"oarow-{name}").query_one(Input).value for name in self._oa_allowed()}
+            return {name: self._row(f"oarow-{name}").input.value for name in self._oa_allowed()}
         training_type, model = self.training_type(), self.model()
-        return {p.name: self._row(f"row-{p.name}").query_one(Input).value for p in PARAMS
+        return {p.name: self._row(f"row-{p.name}").input.value for p in PARAMS
                 if p.applies_to(training_type, model)}
 
     def hyper_parameters(self) -> tuple[dict, list]:
@@ -325,7 +434,7 @@ class NewJobScreen(BaseScreen):
         prefix, known = ("oarow", openai_hp.PARAMS_BY_NAME) if self.openai else ("row", PARAMS_BY_NAME)
         for name, value in values.items():
             if name in known:
-                self._row(f"{prefix}-{name}").query_one(Input).value = str(value)
+                self._row(f"{prefix}-{name}").input.value = str(value)
 
     def action_recommended(self) -> None:
         if self.openai:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 
 class FormScroll(VerticalScroll):
@@ -46,3 +46,20 @@ class FieldInput(Input):
         super().__init__(value, id=id, classes=f"{classes} -valid".strip())
         self.set_reactive(Input.compact, True)
         self.add_class("-textual-compact", update=False)
+
+
+class FieldRow(FormRow):
+    """A form row of one field: its label, its input and a note beside it. The row keeps its input and note at
+    hand, so the form can read and set them before the row is mounted (a form may mount the rows below the fold
+    after its first frame) as well as after."""
+
+    def __init__(self, label: str, field: Input, note: Static, **kwargs) -> None:
+        super().__init__(label, field, note, **kwargs)
+        self.input = field
+        self.note = note
+
+    def show_note(self, text: Text) -> None:
+        """Set the note beside the field — only if it changed: an update lays the whole screen out again."""
+        if text != getattr(self, "_note_text", None):
+            self._note_text = text
+            self.note.update(text)
