@@ -111,3 +111,41 @@ async def test_back_on_the_job_list_what_changed_while_away_shows_and_the_cursor
             text = screen_text(app)
             assert job_id in text and str(table.get_row_at(0)[1]) not in text  # row 0 is above the view
     assert COLUMNS[1] == "job id"
+
+
+def bare_screen():
+    """A BaseScreen with one line of text (the app's own places need its settings and services)."""
+    from textual.widgets import Static
+
+    from bailian_tui.tui.screens.base import BaseScreen
+
+    class Bare(BaseScreen):
+        def compose(self) -> ComposeResult:
+            yield Static("bare")
+
+    return Bare()
+
+
+class TwoScreens(App):
+    """An app whose first screen is shown; the test builds more."""
+
+    def on_mount(self) -> None:
+        self.push_screen(bare_screen())
+
+
+async def test_a_screen_built_and_never_shown_gives_the_collector_back():
+    # A place's screen pauses garbage collection from its construction to its first frame (a full collection
+    # inside a first visit cost 30–65 ms). One built and never shown must not leave the app without one.
+    import gc
+
+    from bailian_tui.tui.screens.base import BaseScreen
+
+    app = TwoScreens()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        await app.push_screen(bare_screen())  # shown: released after its first frame
+        await wait_for(gc.isenabled, pilot)
+        bare_screen()  # built, never pushed: only the backstop can release it
+        assert not gc.isenabled()
+        await wait_for(gc.isenabled, pilot, timeout=BaseScreen.GC_HOLD_LIMIT + 10)
+    assert gc.isenabled()

@@ -27,6 +27,7 @@ def leave_input(screen) -> bool:
 
 class BaseScreen(Screen):
     TITLE_TEXT = ""
+    GC_HOLD_LIMIT = 2.0  # seconds: the collector is back on by then, whatever happened to the screen
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -48,6 +49,9 @@ class BaseScreen(Screen):
         if gc.isenabled():
             gc.disable()
             self._gc_held = True
+            # A backstop: a screen built and never shown (nor unmounted) must not leave the app without a
+            # collector for the hours it may run watching jobs.
+            self.app.set_timer(self.GC_HOLD_LIMIT, self._release_gc, name="gc_hold_limit")
 
     def _release_gc(self) -> None:
         if self._gc_held:
