@@ -485,6 +485,7 @@ class BailianApp(App):
         self.push_screen(HelpScreen(self.screen))
 
     async def on_unmount(self) -> None:
+        self.import_yield.stop_waiting()  # nobody is pressing keys any more
         if self.fleet is not None and self.settings.demo:  # the demo's local runs never outlive the demo
             from bailian_tui.core.providers.local import LocalProvider, stop_all
 

@@ -6,15 +6,18 @@ in turns (Python hands it over every 5 ms switch interval), so a 15 ms move in t
 in tmux traces of `bailian-tui BIG.jsonl`, every move slower than 35 ms fell in that second of loading, and every
 move after it took 18–20 ms.
 
-An import is made of many small module imports. `ImportYield` is an import-system finder that, in the threads
-that enter it, waits before each module import while the user is active (a key, a click or a scroll in the last
-`quiet` seconds): the loading pauses between modules and resumes once the keys stop. It finds nothing itself
-(every import is done by the normal finders), costs nothing in other threads, and gives up waiting after
-`most` seconds in all, so a key held down for ever delays the SDK by at most that much.
+An import is made of many small module imports. `ImportYield` wraps the `import` statement: in the threads that
+enter it, an import of a module not loaded yet first waits while the user is active (a key, a click or a scroll
+in the last `quiet` seconds): the loading pauses between modules and resumes once the keys stop. Other threads
+pay one function call per `import` statement. It gives up waiting after `most` seconds in all, so a key held
+down for ever delays the SDK by at most that much. (Not an import-system finder: finders are asked under the
+interpreter's global import lock, so a finder that waits would stop every other thread's imports — the event
+loop's included — for as long.)
 """
 
 from __future__ import annotations
 
+import builtins
 import sys
 import threading
 import time
@@ -30,10 +33,15 @@ class ImportYield:
         self._threads: set[int] = set()
         self._installed = 0
         self._lock = threading.Lock()
+        self._original = builtins.__import__
 
     def user_input(self) -> None:
         """Called on the event loop for every key, click and scroll."""
         self._last_input = time.monotonic()
+
+    def stop_waiting(self) -> None:
+        """From now on no import waits (the app is ending)."""
+        self.most = 0.0
 
     @property
     def active_until(self) -> float:
@@ -47,7 +55,8 @@ class ImportYield:
         with self._lock:
             self._threads.add(ident)
             if not self._installed:
-                sys.meta_path.insert(0, self)
+                self._original = builtins.__import__
+                builtins.__import__ = self._import
             self._installed += 1
         try:
             yield self
@@ -55,17 +64,17 @@ class ImportYield:
             with self._lock:
                 self._threads.discard(ident)
                 self._installed -= 1
-                if not self._installed and self in sys.meta_path:
-                    sys.meta_path.remove(self)
+                if not self._installed and builtins.__import__ == self._import:
+                    builtins.__import__ = self._original
 
-    # The import system's finder protocol: called for each module not imported yet, before the real finders.
-    def find_spec(self, name, path=None, target=None):
-        if threading.get_ident() in self._threads:
+    @property
+    def installed(self) -> bool:
+        return builtins.__import__ == self._import
+
+    def _import(self, name, globals=None, locals=None, fromlist=(), level=0):
+        if name not in sys.modules and threading.get_ident() in self._threads:
             self._wait()
-        return None  # the normal finders import it
-
-    def invalidate_caches(self) -> None:
-        pass
+        return self._original(name, globals, locals, fromlist, level)
 
     def _wait(self) -> None:
         while self.waited < self.most:
