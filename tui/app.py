@@ -62,6 +62,13 @@ class BailianApp(App):
         self._first_visit_release = None  # ends the repaint hold of a switch to a screen not built yet
         self.import_yield = ImportYield()  # start-up's imports pause while the user presses keys (see _load_core)
 
+    def user_active(self) -> bool:
+        """A key, a click or a scroll came in the last moments (`ImportYield.quiet`, 0.2 s): the user is moving
+        about, and background work that can wait does."""
+        import time
+
+        return time.monotonic() < self.import_yield.active_until
+
     @property
     def service_ready(self) -> bool:
         return self.current_service is not None
