@@ -264,3 +264,27 @@ async def test_moving_in_the_record_list_shows_each_record_without_laying_out_th
         await pilot.press("home")
         await wait_for(lambda: conversation_text(app).lstrip().startswith("line 1 · ok"), pilot)
         assert layouts == []
+
+
+async def test_indexing_progress_waits_for_the_next_move_while_keys_are_pressed(tmp_path, demo):
+    """While the user moves in the list, the index's progress is shown with the next move's frame (not in a frame
+    of its own that a key could wait behind); once the keys stop it shows at once."""
+    path = tmp_path / "medqa.jsonl"
+    shutil.copy(MAINLAND, path)
+    app = make_app(tmp_path, demo, path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, info = app.screen, app.screen.query_one("#file-info")
+        await wait_for(lambda: "100 records" in str(info.render()), pilot)  # indexed
+        app.import_yield.quiet = 60.0  # the user keeps pressing keys
+        await pilot.press("down")
+        screen.indexing_progress(screen.source, 50, 100)  # as the index worker reports it
+        await pilot.pause()
+        assert "indexing 50%" not in str(info.render())
+        await pilot.press("down")
+        await pilot.pause()
+        assert "indexing 50%" in str(info.render())
+        assert "line 3 ·" in conversation_text(app)  # in the same frame as the record the move shows
+        app.import_yield.quiet = 0.0  # the keys stopped
+        screen.indexing_progress(screen.source, 60, 100)
+        await pilot.pause()
+        assert "indexing 60%" in str(info.render())

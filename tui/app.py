@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.reactive import reactive
 
@@ -16,6 +16,7 @@ from bailian_tui.core.records import JobStatus
 from bailian_tui.tui.failures import FAILED, Failed, passing, says_offline
 from bailian_tui.tui.commands import AppCommands
 from bailian_tui.tui.keymap import KEYMAP, PLACES
+from bailian_tui.tui.yielding import ImportYield
 
 T = TypeVar("T")
 
@@ -59,10 +60,23 @@ class BailianApp(App):
         self._switch_hold: list[float] | None = None  # see switch_mode
         self._after_paint: list | None = None  # callbacks for after the switched-to screen's first frame
         self._first_visit_release = None  # ends the repaint hold of a switch to a screen not built yet
+        self.import_yield = ImportYield()  # start-up's imports pause while the user presses keys (see _load_core)
+
+    def user_active(self) -> bool:
+        """A key, a click or a scroll came in the last moments (`ImportYield.quiet`, 0.2 s): the user is moving
+        about, and background work that can wait does."""
+        import time
+
+        return time.monotonic() < self.import_yield.active_until
 
     @property
     def service_ready(self) -> bool:
         return self.current_service is not None
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
+            self.import_yield.user_input()
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         self._end_on_signals()
@@ -208,6 +222,12 @@ class BailianApp(App):
 
     @work(thread=True, group="startup", exit_on_error=False)
     def _load_core(self) -> None:
+        # Its imports hold the GIL for ~1–1.5 s: each module waits while the user is pressing keys (a move in
+        # the record list of `bailian-tui BIG.jsonl` took 35–140 ms during this second, 18–20 ms after it).
+        with self.import_yield.applied():
+            self._load_core_now()
+
+    def _load_core_now(self) -> None:
         # Importing the SDKs (dashscope ~0.5 s, openai ~1 s: an XPULink profile), opening the providers (an
         # SSL context each) and loading the tokenizer (~0.3 s) all happen here, off the event loop: neither the
         # first frame nor a key press waits for them. Only what touches the app's state runs on the loop.
@@ -472,6 +492,7 @@ class BailianApp(App):
         self.push_screen(HelpScreen(self.screen))
 
     async def on_unmount(self) -> None:
+        self.import_yield.stop_waiting()  # nobody is pressing keys any more
         if self.fleet is not None and self.settings.demo:  # the demo's local runs never outlive the demo
             from bailian_tui.core.providers.local import LocalProvider, stop_all
 

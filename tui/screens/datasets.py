@@ -80,6 +80,7 @@ class DatasetsScreen(BaseScreen):
         self._shown: tuple[RecordSource | None, int] | None = None  # the file and record the preview shows
         self._shown_at = 0.0  # when (time.monotonic)
         self._recount = None  # the timer that shows token counts once the vocabulary is loaded
+        self._progress: str | None = None  # indexing progress not shown yet (see indexing_progress)
         self.last_output: Path | None = None
 
     # -- layout ----------------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class DatasetsScreen(BaseScreen):
         except DataFileError as err:
             self.notify(local_text(err), severity="error", timeout=8, markup=False)
             return
-        self.source = source
+        self.source, self._progress = source, None
         self.index_seconds: float | None = None
         self._opened_at = time.perf_counter()
         self.query_one("#histogram", Histogram).add_class("hidden")
@@ -182,19 +183,31 @@ class DatasetsScreen(BaseScreen):
             now = time.monotonic()
             if now - last[0] > 0.25:  # each report is a frame (~10 ms in tmux) that a key press may wait behind
                 last[0] = now
-                self.app.call_from_thread(self._indexing, source, done, total)
+                self.app.call_from_thread(self.indexing_progress, source, done, total)
 
         source.build(progress)
         self.app.call_from_thread(self.post_message, self.Indexed(source))
 
-    def _indexing(self, source: RecordSource, done: int, total: int) -> None:
-        if source is self.source:
+    def indexing_progress(self, source: RecordSource, done: int, total: int) -> None:
+        """The index worker's report (4 times a second). While the user is pressing keys it is shown with the
+        next move's frame: a frame of its own was one that a key could land behind (and then wait for the next
+        1/60 s slot after it) — in tmux traces, some of the slowest moves of `bailian-tui BIG.jsonl`."""
+        if source is not self.source:
+            return
+        self._progress = f"indexing {done * 100 // max(total, 1)}% · {len(source):,} records so far"
+        if not self.app.user_active():
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        if self._progress is not None:
+            text, self._progress = self._progress, None
             self.query_one("#records", RecordList).sync()
-            self._info(f"indexing {done * 100 // max(total, 1)}% · {len(source):,} records so far")
+            self._info(text)
 
     @on(Indexed)
     def _indexed(self, message: Indexed) -> None:
         if message.source is self.source:
+            self._progress = None
             self.index_seconds = time.perf_counter() - self._opened_at
             self.query_one("#records", RecordList).sync()
             self._info()
@@ -295,6 +308,7 @@ class DatasetsScreen(BaseScreen):
         self.query_one("#conversation", ConversationView).show(shown)
         self._shown = (self.source, index)
         self._shown_at = time.monotonic()
+        self._show_progress()  # indexing progress held back while keys were pressed: in this move's frame
 
     # -- navigation ------------------------------------------------------------------------------------
 
