@@ -480,3 +480,45 @@ async def test_an_unwritable_runs_folder_is_a_clear_error(tmp_path, store, group
     with pytest.raises(ProviderError, match="cannot write the run folder") as err:
         await p.create_job(JobRequest(model="m", training_file_ids=[str(ALPACA)], training_type="sft-alpaca"))
     assert err.value.status == 400 and "writable" in err.value.human()
+
+
+
+HOLDER = """
+import os, sys, time
+leader = os.fork()
+if leader == 0:  # the group's leader: ends at once
+    os.setpgid(0, 0)
+    os._exit(0)
+os.setpgid(leader, leader)
+member = os.fork()
+if member == 0:  # a member of the leader's group: ends when the test says so
+    os.setpgid(0, leader)
+    sys.stdin.readline()
+    os._exit(0)
+os.setpgid(member, leader)
+print(leader, member, flush=True)
+time.sleep(3600)  # never reaps either
+"""
+
+
+def test_a_group_whose_members_have_all_ended_is_not_alive():
+    # A run's group outlives its leader while any member runs; members that have ended but wait to be reaped
+    # (zombies: a killed trainer re-parented to a PID 1 that reaps lazily) must not keep it "alive" — quitting
+    # the demo waited ~2 s for them. A holder process makes a leader and a member of its group, and reaps neither.
+    from bailian_tui.core.local import runs
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    try:
+        leader, member = (int(n) for n in holder.stdout.readline().split())
+        assert runs.group_alive(leader, None, "")  # the member runs
+        holder.stdin.write("\n")  # the member ends
+        holder.stdin.flush()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the member never ended"
+            time.sleep(0.01)
+        assert not runs.group_alive(leader, None, ""), "a group of ended, unreaped processes counted as running"
+    finally:
+        holder.kill()
+        holder.wait()

@@ -86,7 +86,27 @@ def group_alive(pid: int, ticks: int | None, boot: str) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return _group_has_a_live_member(pid)
+
+
+def _group_has_a_live_member(pgid: int) -> bool:
+    """Does any process of the group still run? Members that have ended but are not reaped yet (zombies) still
+    answer ``killpg(pgid, 0)``: a trainer killed with its group is re-parented to PID 1, and a PID 1 that reaps
+    lazily (a VM's or container's init: ~2 s here) kept the demo's quit waiting that long for processes that
+    had already ended. Without /proc, what killpg says."""
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return True
+    for entry in entries:
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 # -- run records ----------------------------------------------------------------------------------------
