@@ -233,8 +233,7 @@ class NewJobScreen(BaseScreen):
                 from bailian_tui.core.hyperparams import PARAMS_BY_NAME
 
                 self._param_row(PARAMS_BY_NAME[name])
-            if self._all_rows:  # the form is whole already (it never is: every row is built before that)
-                self._mount_missing()
+            # (Never after the form is whole: `_mount_missing` builds every row before it says so.)
         return self._rows[row_id]
 
     # -- model, type, params -----------------------------------------------------------------------------
